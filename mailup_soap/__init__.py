@@ -1,0 +1,1 @@
+"""mailup-soap: a self-hostable server speaking MailUp's classic web services."""

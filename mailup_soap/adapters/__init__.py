@@ -1,0 +1,1 @@
+"""Production implementations of the service layer's ports."""

@@ -1,0 +1,1 @@
+"""PostgreSQL: tables, repositories, the unit of work and the Alembic migrations."""

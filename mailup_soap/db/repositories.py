@@ -1,0 +1,242 @@
+"""SQLAlchemy Core implementations of the repositories; see `service_layer.unit_of_work`."""
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection, Row
+
+from mailup_soap.db import tables as t
+from mailup_soap.domain.model import (
+    Account,
+    AccountStatus,
+    ChangeSource,
+    EventType,
+    Field,
+    Group,
+    MailingList,
+    Session,
+    User,
+    UserKind,
+)
+from mailup_soap.service_layer import unit_of_work as uow
+
+
+class _Repo:
+    def __init__(self, conn: Connection) -> None:
+        self.conn = conn
+
+
+def _account(row: Row) -> Account:
+    return Account(row.id, row.name, AccountStatus(row.status), row.console_host,
+                   row.ws_enabled, row.ws_active)
+
+
+class AccountRepository(_Repo, uow.AccountRepository):
+    _cols = (t.accounts.c.id, t.accounts.c.name, t.accounts.c.status, t.accounts.c.console_host,
+             t.accounts.c.ws_enabled, t.accounts.c.ws_active)
+
+    def get(self, account_id: int) -> Account | None:
+        row = self.conn.execute(sa.select(*self._cols).where(t.accounts.c.id == account_id)).first()
+        return _account(row) if row else None
+
+    def by_console_host(self, host: str) -> Account | None:
+        q = sa.select(*self._cols).where(t.accounts.c.console_host == host.lower())
+        row = self.conn.execute(q).first()
+        return _account(row) if row else None
+
+    def add(self, account: Account) -> None:
+        self.conn.execute(t.accounts.insert().values(
+            id=account.id, name=account.name, status=account.status.value,
+            console_host=account.console_host, ws_enabled=account.ws_enabled,
+            ws_active=account.ws_active))
+
+    def all(self) -> list[Account]:
+        rows = self.conn.execute(sa.select(*self._cols).order_by(t.accounts.c.id))
+        return [_account(r) for r in rows]
+
+    def _next(self, column: sa.Column[int], account_id: int) -> int:
+        q = (t.accounts.update().where(t.accounts.c.id == account_id)
+             .values({column: column + 1}).returning(column - 1))
+        return int(self.conn.execute(q).scalar_one())
+
+    def next_list_id(self, account_id: int) -> int:
+        return self._next(t.accounts.c.next_list_id, account_id)
+
+    def next_group_id(self, account_id: int) -> int:
+        return self._next(t.accounts.c.next_group_id, account_id)
+
+
+def _user(row: Row) -> User:
+    return User(row.id, row.account_id, row.username, UserKind(row.kind), row.password_hash)
+
+
+class UserRepository(_Repo, uow.UserRepository):
+    def by_username(self, username: str) -> User | None:
+        row = self.conn.execute(sa.select(t.users).where(t.users.c.username == username)).first()
+        return _user(row) if row else None
+
+    def get(self, account_id: int, user_id: int) -> User | None:
+        q = sa.select(t.users).where(t.users.c.account_id == account_id, t.users.c.id == user_id)
+        row = self.conn.execute(q).first()
+        return _user(row) if row else None
+
+    def add(self, account_id: int, username: str, kind: UserKind, password_hash: str) -> User:
+        q = t.users.insert().values(account_id=account_id, username=username, kind=kind.value,
+                                    password_hash=password_hash).returning(t.users.c.id)
+        return User(self.conn.execute(q).scalar_one(), account_id, username, kind, password_hash)
+
+    def for_account(self, account_id: int) -> list[User]:
+        q = sa.select(t.users).where(t.users.c.account_id == account_id).order_by(t.users.c.id)
+        return [_user(r) for r in self.conn.execute(q)]
+
+
+class SessionRepository(_Repo, uow.SessionRepository):
+    def add(self, session: Session, issued_at: dt.datetime) -> None:
+        self.conn.execute(t.access_keys.insert().values(
+            key_hash=session.key_hash, account_id=session.account_id, user_id=session.user_id,
+            issued_at=issued_at, expires_at=session.expires_at))
+
+    def get(self, key_hash: str) -> Session | None:
+        k = t.access_keys.c
+        q = sa.select(k.key_hash, k.account_id, k.user_id, k.expires_at).where(
+            k.key_hash == key_hash, k.revoked_at.is_(None))
+        row = self.conn.execute(q).first()
+        return Session(row.key_hash, row.account_id, row.user_id, row.expires_at) if row else None
+
+    def revoke(self, key_hash: str, now: dt.datetime) -> None:
+        self.conn.execute(t.access_keys.update().where(t.access_keys.c.key_hash == key_hash)
+                          .values(revoked_at=now))
+
+    def purge_expired(self, now: dt.datetime) -> int:
+        k = t.access_keys.c
+        q = t.access_keys.delete().where(sa.or_(k.expires_at <= now, k.revoked_at.isnot(None)))
+        return self.conn.execute(q).rowcount
+
+
+def _list(row: Row) -> MailingList:
+    return MailingList(row.account_id, row.id, row.guid, row.name, dict(row.options), row.auto_id,
+                       row.created_at)
+
+
+class ListRepository(_Repo, uow.ListRepository):
+    def _select(self, account_id: int) -> sa.Select[tuple[object, ...]]:
+        return sa.select(t.lists).where(t.lists.c.account_id == account_id).order_by(t.lists.c.id)
+
+    def add(self, mailing_list: MailingList) -> None:
+        self.conn.execute(t.lists.insert().values(
+            account_id=mailing_list.account_id, id=mailing_list.id, guid=mailing_list.guid,
+            name=mailing_list.name, options=mailing_list.options, auto_id=mailing_list.auto_id))
+
+    def get(self, account_id: int, list_id: int) -> MailingList | None:
+        row = self.conn.execute(self._select(account_id).where(t.lists.c.id == list_id)).first()
+        return _list(row) if row else None
+
+    def all(self, account_id: int) -> list[MailingList]:
+        return [_list(r) for r in self.conn.execute(self._select(account_id))]
+
+    def by_auto_id(self, account_id: int, auto_id: str) -> list[MailingList]:
+        q = self._select(account_id).where(t.lists.c.auto_id == auto_id)
+        return [_list(r) for r in self.conn.execute(q)]
+
+    def by_guid(self, account_id: int, guid: uuid.UUID) -> MailingList | None:
+        row = self.conn.execute(self._select(account_id).where(t.lists.c.guid == guid)).first()
+        return _list(row) if row else None
+
+    def set_options(self, account_id: int, list_id: int, options: dict[str, str]) -> None:
+        self.conn.execute(t.lists.update().where(
+            t.lists.c.account_id == account_id, t.lists.c.id == list_id).values(options=options))
+
+    def delete(self, account_id: int, list_id: int) -> None:
+        self.conn.execute(t.lists.delete().where(
+            t.lists.c.account_id == account_id, t.lists.c.id == list_id))
+
+
+def _group(row: Row) -> Group:
+    return Group(row.account_id, row.id, row.list_id, row.name, row.notes)
+
+
+class GroupRepository(_Repo, uow.GroupRepository):
+    def add(self, group: Group) -> None:
+        self.conn.execute(t.groups.insert().values(
+            account_id=group.account_id, id=group.id, list_id=group.list_id, name=group.name,
+            notes=group.notes))
+
+    def get(self, account_id: int, group_id: int) -> Group | None:
+        q = sa.select(t.groups).where(t.groups.c.account_id == account_id,
+                                      t.groups.c.id == group_id)
+        row = self.conn.execute(q).first()
+        return _group(row) if row else None
+
+    def by_name(self, account_id: int, list_id: int, name: str) -> Group | None:
+        g = t.groups.c
+        q = sa.select(t.groups).where(g.account_id == account_id, g.list_id == list_id,
+                                      g.name == name)
+        row = self.conn.execute(q).first()
+        return _group(row) if row else None
+
+    def for_lists(self, account_id: int, list_ids: list[int]) -> list[Group]:
+        if not list_ids:
+            return []
+        g = t.groups.c
+        q = (sa.select(t.groups).where(g.account_id == account_id, g.list_id.in_(list_ids))
+             .order_by(g.list_id, g.id))
+        return [_group(r) for r in self.conn.execute(q)]
+
+    def update(self, group: Group) -> None:
+        self.conn.execute(t.groups.update().where(
+            t.groups.c.account_id == group.account_id, t.groups.c.id == group.id,
+        ).values(name=group.name, notes=group.notes))
+
+    def delete(self, account_id: int, group_id: int) -> None:
+        self.conn.execute(t.groups.delete().where(
+            t.groups.c.account_id == account_id, t.groups.c.id == group_id))
+
+
+class FieldRepository(_Repo, uow.FieldRepository):
+    def all(self, account_id: int) -> list[Field]:
+        q = (sa.select(t.fields.c.id, t.fields.c.name)
+             .where(t.fields.c.account_id == account_id).order_by(t.fields.c.id))
+        return [Field(r.id, r.name) for r in self.conn.execute(q)]
+
+    def set_many(self, account_id: int, fields: list[Field]) -> None:
+        if fields:
+            self.conn.execute(t.fields.insert(), [
+                {"account_id": account_id, "id": f.id, "name": f.name} for f in fields])
+
+
+class SubscriptionRepository(_Repo, uow.SubscriptionRepository):
+    """Set-based: one INSERT ... SELECT writes the events, one DELETE removes the rows."""
+
+    def _remove(self, account_id: int, where: sa.ColumnElement[bool], source: ChangeSource,
+                now: dt.datetime) -> int:
+        s, r = t.subscriptions.c, t.recipients.c
+        picked = (sa.select(s.account_id, s.list_id, s.recipient_id,
+                            sa.literal(EventType.REMOVED.value), sa.literal(source.value),
+                            r.email, r.mobile_prefix, r.mobile_number, sa.literal(now))
+                  .join_from(t.subscriptions, t.recipients, sa.and_(
+                      r.account_id == s.account_id, r.id == s.recipient_id))
+                  .where(s.account_id == account_id, where))
+        self.conn.execute(t.events.insert().from_select(
+            ["account_id", "list_id", "recipient_id", "type", "source", "email", "mobile_prefix",
+             "mobile_number", "occurred_at"], picked))
+        return self.conn.execute(
+            t.subscriptions.delete().where(s.account_id == account_id, where)).rowcount
+
+    def remove_list(self, account_id: int, list_id: int, source: ChangeSource,
+                    now: dt.datetime) -> int:
+        return self._remove(account_id, t.subscriptions.c.list_id == list_id, source, now)
+
+    def remove_group_members(self, account_id: int, list_id: int, group_id: int,
+                             source: ChangeSource, now: dt.datetime) -> int:
+        s, m = t.subscriptions.c, t.group_members.c
+        members = sa.select(m.recipient_id).where(m.account_id == account_id,
+                                                  m.group_id == group_id)
+        removed = self._remove(account_id, sa.and_(s.list_id == list_id,
+                                                   s.recipient_id.in_(members)), source, now)
+        r = t.recipients.c
+        orphan = sa.and_(r.account_id == account_id, r.id.in_(members), ~sa.exists().where(
+            s.account_id == account_id, s.recipient_id == r.id))
+        self.conn.execute(t.recipients.delete().where(orphan))
+        return removed

@@ -1,0 +1,171 @@
+"""Table definitions (SQLAlchemy Core). Every tenant table keys on account_id first, and
+every foreign key between tenant tables includes it, so rows cannot point across accounts."""
+from __future__ import annotations
+
+import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import JSONB, UUID
+
+from mailup_soap.domain.model import PERSONAL_FIELD_COUNT
+
+metadata = sa.MetaData()
+
+TS = sa.DateTime(timezone=True)
+
+
+def _now() -> sa.TextClause:
+    return sa.text("now()")
+
+
+accounts = sa.Table(
+    "accounts", metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=False),  # the console id
+    sa.Column("name", sa.Text, nullable=False),
+    sa.Column("status", sa.Text, nullable=False),
+    sa.Column("console_host", sa.Text, nullable=False, unique=True),
+    sa.Column("ws_enabled", sa.Boolean, nullable=False, server_default=sa.true()),
+    sa.Column("ws_active", sa.Boolean, nullable=False, server_default=sa.true()),
+    sa.Column("next_list_id", sa.Integer, nullable=False, server_default="1"),
+    sa.Column("next_group_id", sa.Integer, nullable=False, server_default="1"),
+    sa.Column("created_at", TS, nullable=False, server_default=_now()),
+    sa.CheckConstraint("status in ('active','suspended','inactive','expired')",
+                       name="accounts_status_check"),
+)
+
+users = sa.Table(
+    "users", metadata,
+    sa.Column("id", sa.Integer, sa.Identity(), primary_key=True),
+    sa.Column("account_id", sa.Integer, sa.ForeignKey("accounts.id", ondelete="CASCADE"),
+              nullable=False),
+    sa.Column("username", sa.Text, nullable=False, unique=True),
+    sa.Column("kind", sa.Text, nullable=False),
+    sa.Column("password_hash", sa.Text, nullable=False),
+    sa.Column("created_at", TS, nullable=False, server_default=_now()),
+    sa.CheckConstraint("kind in ('console','ws')", name="users_kind_check"),
+)
+
+access_keys = sa.Table(
+    "access_keys", metadata,
+    sa.Column("key_hash", sa.Text, primary_key=True),  # sha256 hex; the key itself is never stored
+    sa.Column("account_id", sa.Integer, sa.ForeignKey("accounts.id", ondelete="CASCADE"),
+              nullable=False),
+    sa.Column("user_id", sa.Integer, sa.ForeignKey("users.id", ondelete="CASCADE"),
+              nullable=False),
+    sa.Column("issued_at", TS, nullable=False),
+    sa.Column("expires_at", TS, nullable=False, index=True),
+    sa.Column("revoked_at", TS),
+)
+
+lists = sa.Table(
+    "lists", metadata,
+    sa.Column("account_id", sa.Integer, sa.ForeignKey("accounts.id", ondelete="CASCADE"),
+              primary_key=True),
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=False),
+    sa.Column("guid", UUID(as_uuid=True), nullable=False, unique=True),
+    sa.Column("name", sa.Text, nullable=False),
+    sa.Column("options", JSONB, nullable=False, server_default=sa.text("'{}'::jsonb")),
+    sa.Column("auto_id", sa.Text, nullable=False, server_default=""),
+    sa.Column("created_at", TS, nullable=False, server_default=_now()),
+)
+
+groups = sa.Table(
+    "groups", metadata,
+    sa.Column("account_id", sa.Integer, primary_key=True),
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=False),
+    sa.Column("list_id", sa.Integer, nullable=False),
+    sa.Column("name", sa.Text, nullable=False),
+    sa.Column("notes", sa.Text, nullable=False, server_default=""),
+    sa.Column("created_at", TS, nullable=False, server_default=_now()),
+    sa.ForeignKeyConstraint(["account_id", "list_id"], ["lists.account_id", "lists.id"],
+                            ondelete="CASCADE"),
+    sa.UniqueConstraint("account_id", "list_id", "name", name="groups_name_key"),
+)
+
+fields = sa.Table(
+    "fields", metadata,
+    sa.Column("account_id", sa.Integer, sa.ForeignKey("accounts.id", ondelete="CASCADE"),
+              primary_key=True),
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=False),
+    sa.Column("name", sa.Text, nullable=False),
+    sa.CheckConstraint(f"id between 1 and {PERSONAL_FIELD_COUNT}", name="fields_id_check"),
+)
+
+recipients = sa.Table(
+    "recipients", metadata,
+    sa.Column("id", sa.BigInteger, sa.Identity(), primary_key=True),
+    sa.Column("account_id", sa.Integer, sa.ForeignKey("accounts.id", ondelete="CASCADE"),
+              nullable=False),
+    sa.Column("email", sa.Text),
+    sa.Column("mobile_prefix", sa.Text),
+    sa.Column("mobile_number", sa.Text),
+    *[sa.Column(f"field{i}", sa.Text) for i in range(1, PERSONAL_FIELD_COUNT + 1)],
+    sa.Column("created_at", TS, nullable=False, server_default=_now()),
+    sa.Column("updated_at", TS, nullable=False, server_default=_now()),
+    sa.UniqueConstraint("account_id", "id", name="recipients_account_id_key"),
+    sa.CheckConstraint("email is not null or mobile_number is not null",
+                       name="recipients_contact_check"),
+)
+sa.Index("recipients_email_key", recipients.c.account_id, sa.func.lower(recipients.c.email),
+         unique=True, postgresql_where=recipients.c.email.isnot(None))
+sa.Index("recipients_mobile_key", recipients.c.account_id, recipients.c.mobile_prefix,
+         recipients.c.mobile_number, unique=True,
+         postgresql_where=recipients.c.mobile_number.isnot(None))
+
+subscriptions = sa.Table(
+    "subscriptions", metadata,
+    sa.Column("account_id", sa.Integer, primary_key=True),
+    sa.Column("list_id", sa.Integer, primary_key=True),
+    sa.Column("recipient_id", sa.BigInteger, primary_key=True),
+    sa.Column("status", sa.Text, nullable=False),
+    sa.Column("requested_at", TS),  # became pending (double opt-in request)
+    sa.Column("subscribed_at", TS),
+    sa.Column("unsubscribed_at", TS),
+    sa.Column("unsubscribe_reason", sa.Integer),
+    sa.Column("unsubscribe_source", sa.Text),
+    sa.Column("optout_message_id", sa.Integer),
+    sa.Column("updated_at", TS, nullable=False, server_default=_now()),
+    sa.ForeignKeyConstraint(["account_id", "list_id"], ["lists.account_id", "lists.id"],
+                            ondelete="CASCADE"),
+    sa.ForeignKeyConstraint(["account_id", "recipient_id"],
+                            ["recipients.account_id", "recipients.id"], ondelete="CASCADE"),
+    sa.CheckConstraint("status in ('pending','subscribed','unsubscribed')",
+                       name="subscriptions_status_check"),
+)
+sa.Index("subscriptions_recipient_idx", subscriptions.c.account_id,
+         subscriptions.c.recipient_id)
+sa.Index("subscriptions_unsubscribed_idx", subscriptions.c.account_id, subscriptions.c.list_id,
+         subscriptions.c.unsubscribed_at, postgresql_where=subscriptions.c.status == "unsubscribed")
+
+group_members = sa.Table(
+    "group_members", metadata,
+    sa.Column("account_id", sa.Integer, primary_key=True),
+    sa.Column("group_id", sa.Integer, primary_key=True),
+    sa.Column("recipient_id", sa.BigInteger, primary_key=True),
+    sa.ForeignKeyConstraint(["account_id", "group_id"], ["groups.account_id", "groups.id"],
+                            ondelete="CASCADE"),
+    sa.ForeignKeyConstraint(["account_id", "recipient_id"],
+                            ["recipients.account_id", "recipients.id"], ondelete="CASCADE"),
+)
+sa.Index("group_members_recipient_idx", group_members.c.account_id, group_members.c.recipient_id)
+
+# Lifecycle events: one row per subscription change, written in the change's transaction.
+# Not foreign-keyed to lists/recipients on purpose: a removal event outlives what it removed.
+events = sa.Table(
+    "events", metadata,
+    sa.Column("id", sa.BigInteger, sa.Identity(), primary_key=True),
+    sa.Column("account_id", sa.Integer, sa.ForeignKey("accounts.id", ondelete="CASCADE"),
+              nullable=False),
+    sa.Column("list_id", sa.Integer, nullable=False),
+    sa.Column("recipient_id", sa.BigInteger),
+    sa.Column("type", sa.Text, nullable=False),
+    sa.Column("source", sa.Text, nullable=False),
+    sa.Column("reason", sa.Integer),
+    sa.Column("email", sa.Text),
+    sa.Column("mobile_prefix", sa.Text),
+    sa.Column("mobile_number", sa.Text),
+    sa.Column("payload", JSONB, nullable=False, server_default=sa.text("'{}'::jsonb")),
+    sa.Column("occurred_at", TS, nullable=False),
+    sa.CheckConstraint(
+        "type in ('subscription_requested','subscription_confirmed','unsubscribed','removed',"
+        "'profile_changed')", name="events_type_check"),
+)
+sa.Index("events_account_idx", events.c.account_id, events.c.id)

@@ -1,0 +1,1 @@
+"""Plain dataclasses, enums and rules of the MailUp model; no SQLAlchemy, no spyne."""

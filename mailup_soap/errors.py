@@ -1,0 +1,120 @@
+"""The one error hierarchy; protocol edges map these to MailUp codes or SOAP faults."""
+from __future__ import annotations
+
+
+class MailUpError(Exception):
+    """Base of every error the application raises on purpose."""
+
+
+class ConfigurationError(MailUpError):
+    """A setting is missing or malformed."""
+
+
+# -- authentication -------------------------------------------------------------------------
+
+
+class AuthenticationError(MailUpError):
+    """Credentials, account state or access key rejected."""
+
+    message = "authentication failed"
+
+    def __str__(self) -> str:
+        return self.message
+
+
+class AccountNotValid(AuthenticationError):
+    message = "account not valid"
+
+
+class PasswordNotValid(AuthenticationError):
+    message = "password not valid"
+
+
+class AccountSuspended(AuthenticationError):
+    message = "account suspended"
+
+
+class AccountInactive(AuthenticationError):
+    message = "account inactive"
+
+
+class AccountExpired(AuthenticationError):
+    message = "account expired"
+
+
+class WebServiceNotEnabled(AuthenticationError):
+    message = "web service not enabled"
+
+
+class WebServiceNotActive(AuthenticationError):
+    message = "web service not active"
+
+
+class AccessKeyInvalid(AuthenticationError):
+    message = "accessKey missing, not valid, expired or logged out"
+
+
+# -- lookups and arguments ------------------------------------------------------------------
+
+
+class NotFound(MailUpError):
+    """An id that does not exist in the caller's account (other accounts' ids included)."""
+
+
+class ListNotFound(NotFound):
+    def __init__(self, list_id: int) -> None:
+        super().__init__(f"list {list_id} not found")
+        self.list_id = list_id
+
+
+class GroupNotFound(NotFound):
+    def __init__(self, group_id: int) -> None:
+        super().__init__(f"group {group_id} not found")
+        self.group_id = group_id
+
+
+class UserNotFound(NotFound):
+    def __init__(self, user: object) -> None:
+        super().__init__(f"user {user} not found")
+        self.user = user
+
+
+class ListGuidMismatch(MailUpError):
+    def __init__(self, list_id: int) -> None:
+        super().__init__(f"listGUID does not match list {list_id}")
+        self.list_id = list_id
+
+
+class ListGuidInvalid(MailUpError):
+    def __init__(self, guid: str) -> None:
+        super().__init__(f"listGUID {guid!r} is not a GUID")
+        self.guid = guid
+
+
+class InvalidArgument(MailUpError):
+    def __init__(self, name: str, reason: str) -> None:
+        super().__init__(f"{name}: {reason}")
+        self.name = name
+        self.reason = reason
+
+
+class ListNotSpecified(InvalidArgument):
+    def __init__(self) -> None:
+        super().__init__("idList", "list not specified")
+
+
+class GroupNameMissing(InvalidArgument):
+    def __init__(self) -> None:
+        super().__init__("groupName", "group name not specified")
+
+
+class InvalidOption(InvalidArgument):
+    def __init__(self, key: str, reason: str) -> None:
+        super().__init__(f"option {key!r}", reason)
+        self.key = key
+
+
+class OperationNotImplemented(MailUpError):
+    def __init__(self, operation: str) -> None:
+        super().__init__(f"{operation} is not implemented yet")
+        self.operation = operation

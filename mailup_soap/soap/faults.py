@@ -1,0 +1,69 @@
+"""The one table from domain errors to MailUp return codes and SOAP faults."""
+from __future__ import annotations
+
+from spyne import Fault
+
+from mailup_soap import errors
+
+# Authentication codes are MailUp's (spec 1.3), shared by every service.
+AUTH_CODES: dict[type[errors.MailUpError], int] = {
+    errors.AccountNotValid: -1001,
+    errors.PasswordNotValid: -1002,
+    errors.AccountSuspended: -1003,
+    errors.AccountInactive: -1004,
+    errors.AccountExpired: -1005,
+    errors.WebServiceNotEnabled: -1006,
+    errors.WebServiceNotActive: -1007,
+}
+
+# Send / Manage / Report: MailUp documents no values besides "non-zero"; ours (README).
+ACCESS_KEY_CODES: dict[type[errors.MailUpError], int] = AUTH_CODES | {
+    errors.AccessKeyInvalid: -1100,
+    errors.ListNotFound: -1101,
+    errors.GroupNotFound: -1102,
+    errors.UserNotFound: -1103,
+    errors.InvalidOption: -1104,
+    errors.InvalidArgument: -1105,
+    errors.ListGuidMismatch: -101,
+    errors.ListGuidInvalid: -102,
+}
+
+# Import: list checks are -10x for every operation (spec 2); other errors fall to the
+# operation's own "unrecognized error" code (-300 CreateGroup, -400 NewImportProcess, ...).
+IMPORT_CODES: dict[type[errors.MailUpError], int] = AUTH_CODES | {
+    errors.ListNotFound: -101,
+    errors.ListGuidMismatch: -101,
+    errors.ListGuidInvalid: -102,
+}
+# Codes that are relative to the operation's base (-300 + 1 = -301 list not specified).
+IMPORT_RELATIVE: dict[type[errors.MailUpError], int] = {
+    errors.ListNotSpecified: 1,
+    errors.GroupNameMissing: 2,
+}
+
+
+def _lookup(table: dict[type[errors.MailUpError], int], error: errors.MailUpError) -> int | None:
+    for cls in type(error).__mro__:
+        if cls in table:
+            return table[cls]  # type: ignore[index]
+    return None
+
+
+def access_key_code(error: errors.MailUpError) -> int | None:
+    return _lookup(ACCESS_KEY_CODES, error)
+
+
+def import_code(error: errors.MailUpError, base: int) -> int:
+    code = _lookup(IMPORT_CODES, error)
+    if code is not None:
+        return code
+    relative = _lookup(IMPORT_RELATIVE, error)
+    return base - relative if relative is not None else base
+
+
+def not_implemented(error: errors.OperationNotImplemented) -> Fault:
+    return Fault("Server.NotImplemented", str(error))
+
+
+def internal_error() -> Fault:
+    return Fault("Server", "Internal Error")

@@ -1,0 +1,164 @@
+"""The WSGI side of the four services: one endpoint per service, SOAP 1.1 and 1.2 at the
+same address, the WSDL at `?WSDL`, the body size limit, and faults for transport errors."""
+from __future__ import annotations
+
+import dataclasses
+import io
+import logging
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any
+
+import spyne.const
+from lxml import etree
+from spyne import Application
+from spyne.protocol.soap import Soap11, Soap12
+from spyne.server.wsgi import WsgiApplication
+
+from mailup_soap.service_layer.deps import Deps
+from mailup_soap.soap import import_service, manage, report, send
+from mailup_soap.soap.operations import Op, Style, build_service
+from mailup_soap.soap.protocol import MailUpSoap11, MailUpSoap12
+from mailup_soap.soap.types import IMPORT_NS, SERVICES_NS
+from mailup_soap.soap.wsdl import asmx_shape
+
+StartResponse = Callable[..., Any]
+WsgiApp = Callable[[dict[str, Any], StartResponse], Iterable[bytes]]
+
+# spyne runs a full gc.collect() at most once a second per process by default: a 50 ms stall
+# on a large heap (notes/spyne-soap.md section 2.9). Python's own GC is enough.
+spyne.const.MIN_GC_INTERVAL = float("inf")
+
+
+@dataclasses.dataclass(frozen=True)
+class ServiceSpec:
+    name: str  # WSDL service name
+    path: str  # MailUp's endpoint path
+    namespace: str
+    style: Style
+    operations: Sequence[Op]
+
+
+SERVICES = (
+    ServiceSpec("WSMailUpImport", "/Services/WSMailupImport.asmx", IMPORT_NS, Style.IMPORT,
+                import_service.OPERATIONS),
+    ServiceSpec("MailupSend", "/MailupSend.asmx", SERVICES_NS, Style.ACCESS_KEY, send.OPERATIONS),
+    ServiceSpec("MailupManage", "/MailupManage.asmx", SERVICES_NS, Style.ACCESS_KEY,
+                manage.OPERATIONS),
+    ServiceSpec("MailupReport", "/MailupReport.asmx", SERVICES_NS, Style.ACCESS_KEY,
+                report.OPERATIONS),
+)
+
+_ENVELOPE = {"1.1": "http://schemas.xmlsoap.org/soap/envelope/",
+             "1.2": "http://www.w3.org/2003/05/soap-envelope"}
+_CONTENT_TYPE = {"1.1": "text/xml; charset=utf-8", "1.2": "application/soap+xml; charset=utf-8"}
+
+
+def fault_bytes(version: str, code: str, message: str) -> bytes:
+    """A fault envelope for errors caught before spyne sees the request."""
+    env = _ENVELOPE[version]
+    E = etree.ElementMaker(namespace=env, nsmap={"soap": env})  # noqa: N806
+    if version == "1.1":
+        fault = E.Fault(etree.Element("faultcode"), etree.Element("faultstring"))
+        fault[0].text, fault[1].text = f"soap:{code}", message
+    else:
+        main, _, sub = code.partition(".")
+        value = E.Value("soap:Receiver" if main == "Server" else "soap:Sender")
+        codes = E.Code(value, E.Subcode(E.Value(sub))) if sub else E.Code(value)
+        fault = E.Fault(codes, E.Reason(E.Text(message, {
+            "{http://www.w3.org/XML/1998/namespace}lang": "en"})))
+    return etree.tostring(E.Envelope(E.Body(fault)), xml_declaration=True, encoding="utf-8")
+
+
+class SoapEndpoint:
+    """One service: dispatches on the SOAP version the request speaks."""
+
+    def __init__(self, spec: ServiceSpec, deps: Deps, public_url: str, max_body: int) -> None:
+        service = build_service(spec.name, spec.style, spec.operations, deps)
+        self.max_body = max_body
+        self.apps: dict[str, WsgiApplication] = {}
+        for version, proto, out in (("1.1", MailUpSoap11, Soap11), ("1.2", MailUpSoap12, Soap12)):
+            app = Application([service], tns=spec.namespace, name=spec.name,
+                              in_protocol=proto(validator="soft"), out_protocol=out())
+            self.apps[version] = WsgiApplication(app, max_content_length=max_body)
+        address = public_url.rstrip("/") + spec.path
+        wsdl11 = self.apps["1.1"].doc.wsdl11
+        wsdl11.build_interface_document(address)  # pinned: never taken from a Host header
+        self.wsdl = asmx_shape(wsdl11.get_interface_document(), spec.name, address)
+
+    def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
+        method = environ.get("REQUEST_METHOD", "GET")
+        ctype = environ.get("CONTENT_TYPE", "")
+        version = "1.2" if ctype.lower().startswith("application/soap+xml") else "1.1"
+        if method in ("GET", "HEAD"):
+            query = environ.get("QUERY_STRING", "").lower()
+            if query.split("&")[0].split("=")[0] == "wsdl":
+                return _respond(start_response, "200 OK", "text/xml; charset=utf-8",
+                                b"" if method == "HEAD" else self.wsdl)
+            return _respond(start_response, "405 Method Not Allowed", _CONTENT_TYPE[version],
+                            fault_bytes(version, "Client.RequestNotAllowed",
+                                        "POST a SOAP envelope, or GET ?WSDL"))
+        body = _read_limited(environ, self.max_body)
+        if body is None:
+            return _respond(start_response, "500 Internal Server Error", _CONTENT_TYPE[version],
+                            fault_bytes(version, "Client.RequestTooLong",
+                                        f"request body over {self.max_body} bytes"))
+        environ["wsgi.input"] = io.BytesIO(body)
+        environ["CONTENT_LENGTH"] = str(len(body))
+        environ.pop("HTTP_TRANSFER_ENCODING", None)
+        return self.apps[version](environ, start_response)
+
+
+def _read_limited(environ: dict[str, Any], limit: int) -> bytes | None:
+    """The whole body, or None past `limit` bytes, with or without Content-Length (gunicorn
+    hands chunked bodies over de-chunked and without a length; spyne would truncate them)."""
+    declared = environ.get("CONTENT_LENGTH") or ""
+    if declared.isdigit() and int(declared) > limit:
+        return None
+    stream = environ["wsgi.input"]
+    chunks, size = [], 0
+    while True:
+        chunk = stream.read(min(65536, limit + 1 - size)) if size <= limit else b""
+        if not chunk:
+            break
+        chunks.append(chunk)
+        size += len(chunk)
+        if size > limit:
+            return None
+    return b"".join(chunks)
+
+
+def _respond(start_response: StartResponse, status: str, ctype: str,
+             body: bytes) -> list[bytes]:
+    start_response(status, [("Content-Type", ctype), ("Content-Length", str(len(body)))])
+    return [body]
+
+
+class Router:
+    """Case-insensitive path routing to the services (and later the frontend)."""
+
+    def __init__(self, routes: dict[str, WsgiApp]) -> None:
+        self.routes = {path.lower(): app for path, app in routes.items()}
+
+    def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
+        path = (environ.get("PATH_INFO") or "/").rstrip("/").lower()
+        app = self.routes.get(path)
+        if app is None:
+            return _respond(start_response, "404 Not Found", "text/plain; charset=utf-8",
+                            b"not found\n")
+        return app(environ, start_response)
+
+
+def soap_routes(deps: Deps, public_url: str, max_body: int) -> dict[str, SoapEndpoint]:
+    return {spec.path: SoapEndpoint(spec, deps, public_url, max_body) for spec in SERVICES}
+
+
+def quiet_spyne_loggers() -> None:
+    """spyne logs whole request bodies (passwords included) on XML errors, and every client
+    fault with a traceback (notes/spyne-soap.md section 2.10)."""
+    logging.getLogger("spyne.protocol.soap.soap11.invalid").setLevel(logging.CRITICAL + 1)
+    logging.getLogger("spyne.protocol.soap.soap11").setLevel(logging.CRITICAL + 1)
+    logging.getLogger("spyne.protocol.xml").setLevel(logging.CRITICAL + 1)
+    logging.getLogger("spyne.application.client").setLevel(logging.CRITICAL + 1)
+    logging.getLogger("spyne.application.server").setLevel(logging.CRITICAL)
+    # Logs client faults (bad types, unknown operations) with the offending values.
+    logging.getLogger("spyne.server.wsgi").setLevel(logging.CRITICAL + 1)
