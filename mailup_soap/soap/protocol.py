@@ -41,13 +41,21 @@ class MailUpSoapMixin:
         return super().unicode_from_element(ctx, cls, element)  # type: ignore[misc]
 
     def create_in_document(self, ctx: Any, charset: str | None = None) -> None:
-        super().create_in_document(ctx, charset)  # type: ignore[misc]
+        try:
+            super().create_in_document(ctx, charset)  # type: ignore[misc]
+        except UnicodeDecodeError:
+            raise Fault("Client.XMLSyntaxError", "the body is not in the declared charset") from None
         tree = ctx.in_document[0].getroottree()
         if tree.docinfo.doctype or tree.docinfo.internalDTD is not None:
             raise Fault("Client.DTDNotAllowed", "DOCTYPE is not allowed in SOAP messages")
 
     def decompose_incoming_envelope(self, ctx: Any, message: Any = Soap11.REQUEST) -> None:
         envelope = ctx.in_document[0]
+        if etree.QName(envelope).localname != "Envelope":
+            raise Fault("Client.SoapError", "the document is not a SOAP Envelope")
+        if envelope.tag != f"{{{self.ns_soap_env}}}Envelope":
+            raise Fault("VersionMismatch", f"expected an Envelope in {self.ns_soap_env} "
+                        "(SOAP 1.2 is sent as application/soap+xml)")
         body = envelope.find(f"{{{self.ns_soap_env}}}Body")
         if body is None or len(body) == 0:
             raise Fault("Client.SoapError", "SOAP Body is missing or empty")

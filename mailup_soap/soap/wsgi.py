@@ -10,6 +10,7 @@ from typing import Any
 
 import spyne.const
 from lxml import etree
+from lxml.builder import ElementMaker
 from spyne import Application
 from spyne.protocol.soap import Soap11, Soap12
 from spyne.server.wsgi import WsgiApplication
@@ -56,13 +57,14 @@ _CONTENT_TYPE = {"1.1": "text/xml; charset=utf-8", "1.2": "application/soap+xml;
 def fault_bytes(version: str, code: str, message: str) -> bytes:
     """A fault envelope for errors caught before spyne sees the request."""
     env = _ENVELOPE[version]
-    E = etree.ElementMaker(namespace=env, nsmap={"soap": env})  # noqa: N806
+    prefix = "soap11env" if version == "1.1" else "soap12env"  # the prefixes spyne's faults use
+    E = ElementMaker(namespace=env, nsmap={prefix: env})  # noqa: N806
     if version == "1.1":
         fault = E.Fault(etree.Element("faultcode"), etree.Element("faultstring"))
-        fault[0].text, fault[1].text = f"soap:{code}", message
+        fault[0].text, fault[1].text = f"{prefix}:{code}", message
     else:
         main, _, sub = code.partition(".")
-        value = E.Value("soap:Receiver" if main == "Server" else "soap:Sender")
+        value = E.Value(f"{prefix}:Receiver" if main == "Server" else f"{prefix}:Sender")
         codes = E.Code(value, E.Subcode(E.Value(sub))) if sub else E.Code(value)
         fault = E.Fault(codes, E.Reason(E.Text(message, {
             "{http://www.w3.org/XML/1998/namespace}lang": "en"})))
@@ -102,6 +104,9 @@ class SoapEndpoint:
             return _respond(start_response, "500 Internal Server Error", _CONTENT_TYPE[version],
                             fault_bytes(version, "Client.RequestTooLong",
                                         f"request body over {self.max_body} bytes"))
+        if not body.strip():
+            return _respond(start_response, "500 Internal Server Error", _CONTENT_TYPE[version],
+                            fault_bytes(version, "Client.SoapError", "empty request body"))
         environ["wsgi.input"] = io.BytesIO(body)
         environ["CONTENT_LENGTH"] = str(len(body))
         environ.pop("HTTP_TRANSFER_ENCODING", None)
@@ -112,19 +117,18 @@ def _read_limited(environ: dict[str, Any], limit: int) -> bytes | None:
     """The whole body, or None past `limit` bytes, with or without Content-Length (gunicorn
     hands chunked bodies over de-chunked and without a length; spyne would truncate them)."""
     declared = environ.get("CONTENT_LENGTH") or ""
-    if declared.isdigit() and int(declared) > limit:
-        return None
     stream = environ["wsgi.input"]
+    if declared.isdigit():
+        # Never read past Content-Length (PEP 3333): the input may be the raw socket.
+        return None if int(declared) > limit else stream.read(int(declared))
     chunks, size = [], 0
-    while True:
-        chunk = stream.read(min(65536, limit + 1 - size)) if size <= limit else b""
+    while size <= limit:
+        chunk = stream.read(min(65536, limit + 1 - size))
         if not chunk:
-            break
+            return b"".join(chunks)
         chunks.append(chunk)
         size += len(chunk)
-        if size > limit:
-            return None
-    return b"".join(chunks)
+    return None
 
 
 def _respond(start_response: StartResponse, status: str, ctype: str,
