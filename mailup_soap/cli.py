@@ -10,7 +10,7 @@ import sys
 from typing import Any
 
 from mailup_soap import bootstrap, errors
-from mailup_soap.config import Settings, load_settings
+from mailup_soap.config import ConfigurationError, Settings, load_settings
 from mailup_soap.domain.model import AccountStatus
 from mailup_soap.service_layer import accounts
 
@@ -145,6 +145,6 @@ def main(argv: list[str] | None = None) -> None:
     args = build_parser().parse_args(argv)
     try:
         sys.exit(args.func(args))
-    except (errors.ConfigurationError, errors.InvalidArgument) as exc:
+    except (ConfigurationError, errors.InvalidArgument) as exc:
         print(f"mailup-soap: {exc}", file=sys.stderr)
         sys.exit(2)

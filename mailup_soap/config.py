@@ -4,9 +4,11 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Mapping
 
-from mailup_soap.errors import ConfigurationError
-
 PREFIX = "MAILUP_"
+
+
+class ConfigurationError(ValueError):
+    """A setting is missing or malformed (config.py is a leaf: it imports nothing of ours)."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -45,8 +47,10 @@ def _int(environ: Mapping[str, str], key: str, default: int) -> int:
 
 
 def load_settings(environ: Mapping[str, str]) -> Settings:
-    """Build `Settings` from an environment mapping; a missing or bad key raises ConfigurationError."""
-    database_url = environ.get("DATABASE_URL") or environ.get(PREFIX + "DATABASE_URL")
+    """Build `Settings` from an environment mapping; a missing or bad key raises
+    ConfigurationError naming it."""
+    database_url = (environ.get("DATABASE_URL")
+                    or environ.get(PREFIX + "DATABASE_URL"))
     if not database_url:
         raise ConfigurationError(
             "DATABASE_URL is not set (e.g. postgresql://user@127.0.0.1:5432/mailup)"

@@ -6,10 +6,6 @@ class MailUpError(Exception):
     """Base of every error the application raises on purpose."""
 
 
-class ConfigurationError(MailUpError):
-    """A setting is missing or malformed."""
-
-
 # -- authentication -------------------------------------------------------------------------
 
 

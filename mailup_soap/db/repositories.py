@@ -3,9 +3,10 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
+from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.engine import Connection, Row
+from sqlalchemy.engine import Connection
 
 from mailup_soap.db import tables as t
 from mailup_soap.domain.model import (
@@ -28,7 +29,7 @@ class _Repo:
         self.conn = conn
 
 
-def _account(row: Row) -> Account:
+def _account(row: Any) -> Account:
     return Account(row.id, row.name, AccountStatus(row.status), row.console_host,
                    row.ws_enabled, row.ws_active)
 
@@ -68,7 +69,7 @@ class AccountRepository(_Repo, uow.AccountRepository):
         return self._next(t.accounts.c.next_group_id, account_id)
 
 
-def _user(row: Row) -> User:
+def _user(row: Any) -> User:
     return User(row.id, row.account_id, row.username, UserKind(row.kind), row.password_hash)
 
 
@@ -115,7 +116,7 @@ class SessionRepository(_Repo, uow.SessionRepository):
         return self.conn.execute(q).rowcount
 
 
-def _list(row: Row) -> MailingList:
+def _list(row: Any) -> MailingList:
     return MailingList(row.account_id, row.id, row.guid, row.name, dict(row.options), row.auto_id,
                        row.created_at)
 
@@ -153,7 +154,7 @@ class ListRepository(_Repo, uow.ListRepository):
             t.lists.c.account_id == account_id, t.lists.c.id == list_id))
 
 
-def _group(row: Row) -> Group:
+def _group(row: Any) -> Group:
     return Group(row.account_id, row.id, row.list_id, row.name, row.notes)
 
 

@@ -20,7 +20,8 @@ _STATUS_ERRORS: dict[AccountStatus, type[errors.AuthenticationError]] = {
 
 
 def hash_key(key: str) -> str:
-    # A 256-bit random key needs no slow hash: SHA-256 keeps lookups O(1) and a leaked table useless.
+    # A 256-bit random key needs no slow hash: SHA-256 keeps lookups O(1) and makes a leaked
+    # table useless.
     return hashlib.sha256(key.encode("utf-8")).hexdigest()
 
 

@@ -188,7 +188,8 @@ def update_group(deps: Deps, cred: Credentials, group_id: int, options: Options)
         group = uow.groups.get(caller.account_id, group_id)
         if group is None:
             raise errors.GroupNotFound(group_id)
-        updated = dataclasses.replace(group, **changes)
+        updated = dataclasses.replace(group, name=changes.get("name", group.name),
+                                      notes=changes.get("notes", group.notes))
         clash = uow.groups.by_name(caller.account_id, group.list_id, updated.name)
         if clash is not None and clash.id != group_id:
             raise errors.InvalidArgument("name", f"group {clash.id} already has that name")

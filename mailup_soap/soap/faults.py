@@ -45,7 +45,7 @@ IMPORT_RELATIVE: dict[type[errors.MailUpError], int] = {
 def _lookup(table: dict[type[errors.MailUpError], int], error: errors.MailUpError) -> int | None:
     for cls in type(error).__mro__:
         if cls in table:
-            return table[cls]  # type: ignore[index]
+            return table[cls]
     return None
 
 

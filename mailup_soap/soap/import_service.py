@@ -19,12 +19,12 @@ def _get_nl_lists(deps: Deps, cred: Credentials) -> Result:
     return Result([payloads.nl_lists_element(lists.get_lists_with_groups(deps, cred))])
 
 
-def _get_nl_lists_user(deps: Deps, cred: Credentials, userId: int) -> Result:  # noqa: N803
+def _get_nl_lists_user(deps: Deps, cred: Credentials, userId: int) -> Result:
     found = lists.get_lists_with_groups(deps, cred, user_id=userId)
     return Result([payloads.nl_lists_element(found)])
 
 
-def _get_id_user(deps: Deps, cred: Credentials, userName: str | None) -> Result:  # noqa: N803
+def _get_id_user(deps: Deps, cred: Credentials, userName: str | None) -> Result:
     return Result([E.IdUser(str(lists.user_id_by_name(deps, cred, userName)))])
 
 
@@ -32,8 +32,8 @@ def _get_id_ws_user(deps: Deps, cred: Credentials) -> Result:
     return Result([E.IdWsUser(str(lists.caller_user_id(deps, cred)))])
 
 
-def _create_group(deps: Deps, cred: Credentials, idList: int, listGUID: str | None,  # noqa: N803
-                  newGroupName: str | None) -> Result:  # noqa: N803
+def _create_group(deps: Deps, cred: Credentials, idList: int, listGUID: str | None,
+                  newGroupName: str | None) -> Result:
     done = lists.create_group(deps, cred, idList, newGroupName, list_guid=listGUID)
     return Result(code=done.group.id)  # ReturnCode carries the group id (spec 2)
 

@@ -20,7 +20,7 @@ def get_lists(deps: Deps, cred: Credentials) -> Result:
     return Result([payloads.lists_element(lists.get_lists(deps, cred))])
 
 
-def get_lists_user(deps: Deps, cred: Credentials, idUser: int) -> Result:  # noqa: N803
+def get_lists_user(deps: Deps, cred: Credentials, idUser: int) -> Result:
     found = lists.get_lists_with_groups(deps, cred, user_id=idUser)
     return Result([payloads.lists_element(item.mailing_list for item in found)])
 
@@ -29,42 +29,42 @@ def get_id_user(deps: Deps, cred: Credentials) -> Result:
     return Result([E.idUser(str(lists.caller_user_id(deps, cred)))])
 
 
-def get_groups(deps: Deps, cred: Credentials, listID: int) -> Result:  # noqa: N803
+def get_groups(deps: Deps, cred: Credentials, listID: int) -> Result:
     return Result([payloads.list_with_groups_element(lists.get_groups(deps, cred, listID))])
 
 
-def _create_group(deps: Deps, cred: Credentials, listID: int, groupName: str | None,  # noqa: N803
+def _create_group(deps: Deps, cred: Credentials, listID: int, groupName: str | None,
                   groupNotes: str | None) -> Result:
     done = lists.create_group(deps, cred, listID, groupName, groupNotes)
     item = lists.ListWithGroups(done.mailing_list, [done.group])
     return Result([payloads.list_with_groups_element(item)])
 
 
-def _update_group(deps: Deps, cred: Credentials, groupID: int, options: Any) -> Result:  # noqa: N803
+def _update_group(deps: Deps, cred: Credentials, groupID: int, options: Any) -> Result:
     return Result([payloads.group_element(lists.update_group(deps, cred, groupID,
                                                              option_pairs(options)))])
 
 
-def _delete_group(deps: Deps, cred: Credentials, listID: int, groupID: int,  # noqa: N803
-                  deleteUsers: bool) -> Result:  # noqa: N803
+def _delete_group(deps: Deps, cred: Credentials, listID: int, groupID: int,
+                  deleteUsers: bool) -> Result:
     lists.delete_group(deps, cred, listID, groupID, bool(deleteUsers))
     return Result()
 
 
-def _create_list(deps: Deps, cred: Credentials, name: str | None, defaultSettings: str | None,  # noqa: N803
-                 copyTemplate: bool, options: Any) -> Result:  # noqa: N803
+def _create_list(deps: Deps, cred: Credentials, name: str | None, defaultSettings: str | None,
+                 copyTemplate: bool, options: Any) -> Result:
     # copyTemplate: there are no message templates before the Send issue; accepted and ignored.
     created = lists.create_list(deps, cred, name, options=option_pairs(options),
                                 default_settings=defaultSettings)
     return Result([payloads.list_element(created)])
 
 
-def _update_list(deps: Deps, cred: Credentials, listID: int, options: Any) -> Result:  # noqa: N803
+def _update_list(deps: Deps, cred: Credentials, listID: int, options: Any) -> Result:
     return Result([payloads.list_element(lists.update_list(deps, cred, listID,
                                                            option_pairs(options)))])
 
 
-def _delete_list(deps: Deps, cred: Credentials, listID: int) -> Result:  # noqa: N803
+def _delete_list(deps: Deps, cred: Credentials, listID: int) -> Result:
     lists.delete_list(deps, cred, listID)
     return Result()
 

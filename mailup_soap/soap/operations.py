@@ -35,7 +35,8 @@ class Op:
     handler: Handler | None = None  # None: answered with Server.NotImplemented for now
     returns: Any = ResultString
     root: str | None = None  # result document root; default <Name>Result
-    plain_errors: bool = False  # CreateList / GetListIdentity / GetFields: <Error>, no code on success
+    # Send CreateList / GetListIdentity / GetFields: <Error> on error, no errorCode on success
+    plain_errors: bool = False
     error_base: int = -200  # Import: the operation's "unrecognized error" code
 
 

@@ -32,7 +32,7 @@ class MailUpSoapMixin:
     def _any_value_from_element(ctx: object, cls: type, element: etree._Element) -> str | None:
         if len(element):
             raise Fault("Client.ValidationError", "Option/Value must be text")
-        return element.text
+        return None if element.text is None else str(element.text)
 
     def unicode_from_element(self, ctx: Any, cls: type, element: etree._Element) -> Any:
         # ASMX clients send an empty string as <x/> or <x></x>: that is "", not a missing value.
@@ -44,7 +44,8 @@ class MailUpSoapMixin:
         try:
             super().create_in_document(ctx, charset)  # type: ignore[misc]
         except UnicodeDecodeError:
-            raise Fault("Client.XMLSyntaxError", "the body is not in the declared charset") from None
+            raise Fault("Client.XMLSyntaxError",
+                        "the body is not in the declared charset") from None
         tree = ctx.in_document[0].getroottree()
         if tree.docinfo.doctype or tree.docinfo.internalDTD is not None:
             raise Fault("Client.DTDNotAllowed", "DOCTYPE is not allowed in SOAP messages")

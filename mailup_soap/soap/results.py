@@ -22,7 +22,7 @@ class Result:
 
 def mailup_message(code: int, payload: Sequence[etree._Element] = ()) -> str:
     body = E.mailupBody(E.ReturnCode(str(code)), *payload)
-    return IMPORT_DECLARATION + etree.tostring(E.mailupMessage(body), encoding="unicode")
+    return IMPORT_DECLARATION + str(etree.tostring(E.mailupMessage(body), encoding="unicode"))
 
 
 def error_code_document(root: str, code: int, description: str,
@@ -31,14 +31,14 @@ def error_code_document(root: str, code: int, description: str,
     etree.SubElement(doc, "errorCode").text = str(code)
     etree.SubElement(doc, "errorDescription").text = description
     doc.extend(payload)
-    return etree.tostring(doc, encoding="unicode")
+    return str(etree.tostring(doc, encoding="unicode"))
 
 
 def plain_document(root: str, payload: Sequence[etree._Element]) -> str:
     """Success form of CreateList / GetListIdentity / GetFields: no errorCode at all."""
     doc = etree.Element(root)
     doc.extend(payload)
-    return etree.tostring(doc, encoding="unicode")
+    return str(etree.tostring(doc, encoding="unicode"))
 
 
 def plain_error(root: str, code: int, description: str) -> str:
@@ -46,4 +46,4 @@ def plain_error(root: str, code: int, description: str) -> str:
     doc = etree.Element(root)
     etree.SubElement(doc, "errorCode").text = str(code)
     etree.SubElement(doc, "Error").text = description
-    return etree.tostring(doc, encoding="unicode")
+    return str(etree.tostring(doc, encoding="unicode"))

@@ -18,18 +18,18 @@ LIST = ("listID", Int)
 OPTS = ("options", ArrayOfOption)
 
 
-def _create_list(deps: Deps, cred: Credentials, name: str | None, autoId: str | None) -> Result:  # noqa: N803
+def _create_list(deps: Deps, cred: Credentials, name: str | None, autoId: str | None) -> Result:
     created = lists.create_list(deps, cred, name, auto_id=autoId)
     return Result([payloads.identity_lists([created])])
 
 
-def _delete_list(deps: Deps, cred: Credentials, listId: int, autoId: str | None) -> Result:  # noqa: N803
+def _delete_list(deps: Deps, cred: Credentials, listId: int, autoId: str | None) -> Result:
     deleted = lists.delete_lists_by_auto_id(deps, cred, listId, autoId)
     return Result([etree.fromstring("<Lists>" + "".join(f'<List Id="{i}"/>' for i in deleted)
                                     + "</Lists>")])
 
 
-def _list_identity(deps: Deps, cred: Credentials, autoId: str | None) -> Result:  # noqa: N803
+def _list_identity(deps: Deps, cred: Credentials, autoId: str | None) -> Result:
     return Result([payloads.identity_lists(lists.lists_by_auto_id(deps, cred, autoId))])
 
 

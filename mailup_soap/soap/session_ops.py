@@ -16,7 +16,7 @@ def _login(deps: Deps, cred: Credentials, user: str | None, pwd: str | None,
 
 
 def _login_from_id(deps: Deps, cred: Credentials, user: str | None, pwd: str | None,
-                   consoleId: int) -> Result:  # noqa: N803 - the WSDL's parameter name
+                   consoleId: int) -> Result:
     return Result([E.accessKey(auth.login(deps, user, pwd, console_id=consoleId))])
 
 

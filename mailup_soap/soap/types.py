@@ -41,7 +41,7 @@ class Authentication(ComplexModel):
     """The Import service's SOAP header."""
 
     __namespace__ = IMPORT_NS
-    _type_info = [("User", Unicode(min_occurs=0, nillable=False)),
+    _type_info = [("User", Unicode(min_occurs=0, nillable=False)),  # noqa: RUF012
                   ("Password", Unicode(min_occurs=0, nillable=False)),
                   ("encType", Unicode(min_occurs=0, nillable=False))]
 

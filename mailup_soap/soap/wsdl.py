@@ -78,4 +78,4 @@ def asmx_shape(spyne_wsdl: bytes, service_name: str, address: str) -> bytes:
         etree.SubElement(port, _q(ns, "address"), location=address)
     _canonical_order(root, service)
     etree.indent(root, space="  ")
-    return etree.tostring(root, xml_declaration=True, encoding="utf-8") + b"\n"
+    return bytes(etree.tostring(root, xml_declaration=True, encoding="utf-8")) + b"\n"

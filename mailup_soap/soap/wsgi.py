@@ -58,7 +58,7 @@ def fault_bytes(version: str, code: str, message: str) -> bytes:
     """A fault envelope for errors caught before spyne sees the request."""
     env = _ENVELOPE[version]
     prefix = "soap11env" if version == "1.1" else "soap12env"  # the prefixes spyne's faults use
-    E = ElementMaker(namespace=env, nsmap={prefix: env})  # noqa: N806
+    E = ElementMaker(namespace=env, nsmap={prefix: env})
     if version == "1.1":
         fault = E.Fault(etree.Element("faultcode"), etree.Element("faultstring"))
         fault[0].text, fault[1].text = f"{prefix}:{code}", message
@@ -68,7 +68,8 @@ def fault_bytes(version: str, code: str, message: str) -> bytes:
         codes = E.Code(value, E.Subcode(E.Value(sub))) if sub else E.Code(value)
         fault = E.Fault(codes, E.Reason(E.Text(message, {
             "{http://www.w3.org/XML/1998/namespace}lang": "en"})))
-    return etree.tostring(E.Envelope(E.Body(fault)), xml_declaration=True, encoding="utf-8")
+    return bytes(etree.tostring(E.Envelope(E.Body(fault)), xml_declaration=True,
+                                encoding="utf-8"))
 
 
 class SoapEndpoint:
@@ -110,7 +111,8 @@ class SoapEndpoint:
         environ["wsgi.input"] = io.BytesIO(body)
         environ["CONTENT_LENGTH"] = str(len(body))
         environ.pop("HTTP_TRANSFER_ENCODING", None)
-        return self.apps[version](environ, start_response)
+        answer: Iterable[bytes] = self.apps[version](environ, start_response)
+        return answer
 
 
 def _read_limited(environ: dict[str, Any], limit: int) -> bytes | None:
@@ -121,7 +123,8 @@ def _read_limited(environ: dict[str, Any], limit: int) -> bytes | None:
     if declared.isdigit():
         # Never read past Content-Length (PEP 3333): the input may be the raw socket.
         return None if int(declared) > limit else stream.read(int(declared))
-    chunks, size = [], 0
+    chunks: list[bytes] = []
+    size = 0
     while size <= limit:
         chunk = stream.read(min(65536, limit + 1 - size))
         if not chunk:

@@ -20,8 +20,11 @@ depends_on = None
 def upgrade() -> None:
     # Straight to the DB-API cursor without parameters: nothing parses the schema's "::" casts
     # or "%" signs as bind parameters.
-    with op.get_bind().connection.cursor() as cursor:
+    cursor = op.get_bind().connection.cursor()
+    try:
         cursor.execute(SchemaManager.get_schema())
+    finally:
+        cursor.close()
 
 
 def downgrade() -> None:

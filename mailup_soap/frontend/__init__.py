@@ -1,0 +1,1 @@
+"""The real-time HTTP endpoints (xmlSubscribe.aspx and friends); built by the frontend issue."""
