@@ -162,6 +162,7 @@ def soap_routes(deps: Deps, public_url: str, max_body: int) -> dict[str, SoapEnd
 def quiet_spyne_loggers() -> None:
     """spyne logs whole request bodies (passwords included) on XML errors, and every client
     fault with a traceback (notes/spyne-soap.md section 2.10)."""
+    logging.getLogger("spyne").setLevel(logging.WARNING)  # no per-app start-up chatter
     logging.getLogger("spyne.protocol.soap.soap11.invalid").setLevel(logging.CRITICAL + 1)
     logging.getLogger("spyne.protocol.soap.soap11").setLevel(logging.CRITICAL + 1)
     logging.getLogger("spyne.protocol.xml").setLevel(logging.CRITICAL + 1)
