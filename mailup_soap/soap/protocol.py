@@ -4,7 +4,7 @@ from __future__ import annotations
 from typing import Any
 
 from lxml import etree
-from spyne import Fault
+from spyne import Boolean, Fault
 from spyne.protocol.soap import Soap11, Soap12
 
 from mailup_soap.soap.types import IMPORT_NS, TEMPURI_NS, AnyValue
@@ -16,6 +16,7 @@ class MailUpSoapMixin:
     - refuse any DOCTYPE (SOAP forbids DTDs; with it go internal and external entities);
     - answer an empty or missing Body with a fault instead of an uncaught AttributeError;
     - accept the Import `Authentication` header in the tempuri.org namespace too;
+    - refuse booleans other than true/false/1/0 (spyne reads them as false);
     - read empty string elements as "" (spyne refuses them as null when nillable is off);
     - read `Option/Value` (xs:anyType) as its text, with or without xsi:type, and ignore
       xsi:type elsewhere (no polymorphism in this API; unknown xsi:types must not fault).
@@ -27,6 +28,18 @@ class MailUpSoapMixin:
         kwargs.setdefault("parse_xsi_type", False)
         super().__init__(*args, **kwargs)
         self.deserialization_handlers[AnyValue] = self._any_value_from_element  # type: ignore[attr-defined]
+        self.deserialization_handlers[Boolean] = self._boolean_from_element  # type: ignore[attr-defined]
+
+    @staticmethod
+    def _boolean_from_element(ctx: object, cls: type, element: etree._Element) -> bool:
+        # spyne reads anything that is not "true"/"1" as false; xs:boolean has four spellings.
+        text = (element.text or "").strip().lower()
+        if text in ("true", "1"):
+            return True
+        if text in ("false", "0"):
+            return False
+        raise Fault("Client.ValidationError", f"{etree.QName(element).localname} must be a "
+                    "boolean (true, false, 1 or 0)")
 
     @staticmethod
     def _any_value_from_element(ctx: object, cls: type, element: etree._Element) -> str | None:
