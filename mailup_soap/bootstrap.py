@@ -10,25 +10,41 @@ from procrastinate import App, PsycopgConnector
 
 from mailup_soap.adapters.clock import SystemClock
 from mailup_soap.adapters.passwords import Argon2Hasher
-from mailup_soap.config import Settings
+from mailup_soap.adapters.smtp import SmtpMailer
+from mailup_soap.adapters.webhook_http import HttpPoster
+from mailup_soap.config import ConfigurationError, Settings
 from mailup_soap.db.unit_of_work import SqlAlchemyUnitOfWork, make_engine
+from mailup_soap.frontend.app import frontend_routes
 from mailup_soap.jobs import tasks
 from mailup_soap.service_layer.deps import Deps
-from mailup_soap.soap.wsgi import Router, quiet_spyne_loggers, soap_routes
+from mailup_soap.soap.wsgi import Router, WsgiApp, quiet_spyne_loggers, soap_routes
 
 
 def build_deps(settings: Settings, pool_size: int = 5) -> Deps:
     """Dependencies for one process (build it after fork: the engine owns connections)."""
     engine = make_engine(settings.sqlalchemy_url, pool_size=pool_size)
+    mailer = SmtpMailer(settings.smtp_host, settings.smtp_port, user=settings.smtp_user,
+                        password=settings.smtp_password, starttls=settings.smtp_starttls)
     return Deps(uow=functools.partial(SqlAlchemyUnitOfWork, engine), hasher=Argon2Hasher(),
                 clock=SystemClock(),
-                access_key_ttl=dt.timedelta(minutes=settings.access_key_minutes))
+                access_key_ttl=dt.timedelta(minutes=settings.access_key_minutes),
+                mailer=mailer, poster=HttpPoster(), secret_key=settings.secret_key,
+                public_url=settings.public_url, mail_from=settings.mail_from,
+                pending_days=settings.pending_days,
+                webhook_timeout=float(settings.webhook_timeout_seconds),
+                webhook_max_failures=settings.webhook_max_failures)
 
 
 def build_wsgi_app(settings: Settings, deps: Deps | None = None) -> Router:
     quiet_spyne_loggers()
+    if not settings.secret_key:
+        raise ConfigurationError("MAILUP_SECRET_KEY is not set: it signs confirmation links "
+                                 "(any long random string, the same for every process)")
     deps = deps or build_deps(settings)
-    return Router(dict(soap_routes(deps, settings.public_url, settings.max_body_bytes)))
+    routes: dict[str, WsgiApp] = dict(soap_routes(deps, settings.public_url,
+                                                  settings.max_body_bytes))
+    routes.update(frontend_routes(deps, settings.trust_forwarded_for))
+    return Router(routes)
 
 
 def build_job_app(settings: Settings) -> App:

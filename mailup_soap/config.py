@@ -22,6 +22,21 @@ class Settings:
     access_key_minutes: int = 60
     web_workers: int = 2
     log_level: str = "INFO"
+    # Signs confirmation links; every web and worker process must share it.
+    secret_key: str = ""
+    smtp_host: str = "127.0.0.1"
+    smtp_port: int = 25
+    smtp_user: str = ""
+    smtp_password: str = ""
+    smtp_starttls: bool = False
+    mail_from: str = "noreply@localhost"
+    # Pending (unconfirmed) subscriptions older than this are removed by a periodic job.
+    pending_days: int = 7
+    webhook_timeout_seconds: int = 10
+    # A webhook failing this many attempts in a row, with no success between, is disabled.
+    webhook_max_failures: int = 50
+    # Behind a reverse proxy: take the frontend caller's IP from X-Forwarded-For.
+    trust_forwarded_for: bool = False
 
     @property
     def sqlalchemy_url(self) -> str:
@@ -46,6 +61,10 @@ def _int(environ: Mapping[str, str], key: str, default: int) -> int:
     return value
 
 
+def _flag(environ: Mapping[str, str], key: str) -> bool:
+    return environ.get(PREFIX + key, "").strip().lower() in ("1", "true", "yes", "on")
+
+
 def load_settings(environ: Mapping[str, str]) -> Settings:
     """Build `Settings` from an environment mapping; a missing or bad key raises
     ConfigurationError naming it."""
@@ -67,4 +86,16 @@ def load_settings(environ: Mapping[str, str]) -> Settings:
         access_key_minutes=_int(environ, "ACCESS_KEY_MINUTES", Settings.access_key_minutes),
         web_workers=_int(environ, "WEB_WORKERS", Settings.web_workers),
         log_level=environ.get(PREFIX + "LOG_LEVEL", Settings.log_level).upper(),
+        secret_key=environ.get(PREFIX + "SECRET_KEY", ""),
+        smtp_host=environ.get(PREFIX + "SMTP_HOST", Settings.smtp_host),
+        smtp_port=_int(environ, "SMTP_PORT", Settings.smtp_port),
+        smtp_user=environ.get(PREFIX + "SMTP_USER", ""),
+        smtp_password=environ.get(PREFIX + "SMTP_PASSWORD", ""),
+        smtp_starttls=_flag(environ, "SMTP_STARTTLS"),
+        mail_from=environ.get(PREFIX + "MAIL_FROM", Settings.mail_from),
+        pending_days=_int(environ, "PENDING_DAYS", Settings.pending_days),
+        webhook_timeout_seconds=_int(environ, "WEBHOOK_TIMEOUT_SECONDS",
+                                     Settings.webhook_timeout_seconds),
+        webhook_max_failures=_int(environ, "WEBHOOK_MAX_FAILURES", Settings.webhook_max_failures),
+        trust_forwarded_for=_flag(environ, "TRUST_FORWARDED_FOR"),
     )

@@ -114,3 +114,19 @@ class OperationNotImplemented(MailUpError):
     def __init__(self, operation: str) -> None:
         super().__init__(f"{operation} is not implemented yet")
         self.operation = operation
+
+
+class IpNotRegistered(MailUpError):
+    """The frontend endpoints answer only registered addresses (WSActivation.aspx)."""
+
+    def __init__(self, ip: str) -> None:
+        super().__init__(f"IP address {ip} is not registered for the frontend")
+        self.ip = ip
+
+
+class InvalidContact(InvalidArgument):
+    """An email address or mobile number that cannot be used."""
+
+
+class InvalidToken(MailUpError):
+    """A confirmation link that was altered, is for another request, or expired."""

@@ -2,17 +2,23 @@
 from __future__ import annotations
 
 import dataclasses
+import email
+import email.message
+import email.policy
 import os
 import pathlib
 import secrets
+import socket
 import subprocess
 import threading
 from collections.abc import Iterator
 from socketserver import ThreadingMixIn
+from typing import Any
 from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 
 import pytest
 import sqlalchemy as sa
+from aiosmtpd.controller import Controller
 
 from mailup_soap import bootstrap
 from mailup_soap.config import Settings
@@ -48,9 +54,51 @@ def database_url() -> Iterator[str]:
         conn.execute(sa.text(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
 
 
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+class SmtpSink:
+    """A real SMTP server on loopback (aiosmtpd) keeping every message it receives."""
+
+    def __init__(self) -> None:
+        self.messages: list[email.message.EmailMessage] = []
+        self.controller = Controller(self, hostname="127.0.0.1", port=free_port())
+
+    async def handle_DATA(self, server: object, session: object, envelope: Any) -> str:  # noqa: N802
+        parsed = email.message_from_bytes(envelope.content, policy=email.policy.default)
+        self.messages.append(parsed)  # type: ignore[arg-type]
+        return "250 OK"
+
+    @property
+    def port(self) -> int:
+        return int(self.controller.port)
+
+    def to(self, address: str) -> list[email.message.EmailMessage]:
+        return [m for m in self.messages if m["To"] == address]
+
+
 @pytest.fixture(scope="session")
-def settings(database_url: str) -> Settings:
-    return Settings(database_url=database_url)
+def smtp() -> Iterator[SmtpSink]:
+    sink = SmtpSink()
+    sink.controller.start()
+    yield sink
+    sink.controller.stop()
+
+
+@pytest.fixture(scope="session")
+def settings(database_url: str, smtp: SmtpSink) -> Settings:
+    return Settings(database_url=database_url, secret_key="test-secret", smtp_port=smtp.port,
+                    webhook_timeout_seconds=2)
+
+
+def run_jobs(settings: Settings, *queues: str) -> None:
+    """Run a real procrastinate worker until the queues are empty."""
+    app = bootstrap.build_job_app(settings)
+    with app.open():
+        app.run_worker(queues=list(queues) or None, wait=False, install_signal_handlers=False)
 
 
 @pytest.fixture(scope="session")
@@ -103,16 +151,28 @@ class _ThreadingServer(ThreadingMixIn, WSGIServer):
 
 
 @pytest.fixture(scope="session")
-def server_url(database_url: str, deps: Deps) -> Iterator[str]:
-    """The real WSGI app on 127.0.0.1 on a free port, served by threads (tests may; production
-    runs gunicorn)."""
+def _http_server(database_url: str, deps: Deps, smtp: SmtpSink) -> Iterator[tuple[str, Settings]]:
     httpd = make_server("127.0.0.1", 0, lambda e, s: [], server_class=_ThreadingServer,
                         handler_class=_QuietHandler)
     base = f"http://127.0.0.1:{httpd.server_port}"
-    settings = Settings(database_url=database_url, public_url=base, max_body_bytes=256 * 1024)
+    settings = Settings(database_url=database_url, public_url=base, max_body_bytes=256 * 1024,
+                        secret_key="test-secret", smtp_port=smtp.port, webhook_timeout_seconds=2)
     httpd.set_app(bootstrap.build_wsgi_app(settings, deps))
     thread = threading.Thread(target=httpd.serve_forever, daemon=True)
     thread.start()
-    yield base
+    yield base, settings
     httpd.shutdown()
     httpd.server_close()
+
+
+@pytest.fixture(scope="session")
+def server_url(_http_server: tuple[str, Settings]) -> str:
+    """The real WSGI app on 127.0.0.1 on a free port, served by threads (tests may; production
+    runs gunicorn)."""
+    return _http_server[0]
+
+
+@pytest.fixture(scope="session")
+def server_settings(_http_server: tuple[str, Settings]) -> Settings:
+    """The test server's settings: workers run with them so links point at the server."""
+    return _http_server[1]

@@ -8,6 +8,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
+from mailup_soap.db import events
 from mailup_soap.db import tables as t
 from mailup_soap.domain.model import (
     Account,
@@ -208,34 +209,27 @@ class FieldRepository(_Repo, uow.FieldRepository):
 
 
 class SubscriptionRepository(_Repo, uow.SubscriptionRepository):
-    """Set-based: one INSERT ... SELECT writes the events, one DELETE removes the rows."""
-
-    def _remove(self, account_id: int, where: sa.ColumnElement[bool], source: ChangeSource,
-                now: dt.datetime) -> int:
-        s, r = t.subscriptions.c, t.recipients.c
-        picked = (sa.select(s.account_id, s.list_id, s.recipient_id,
-                            sa.literal(EventType.REMOVED.value), sa.literal(source.value),
-                            r.email, r.mobile_prefix, r.mobile_number, sa.literal(now))
-                  .join_from(t.subscriptions, t.recipients, sa.and_(
-                      r.account_id == s.account_id, r.id == s.recipient_id))
-                  .where(s.account_id == account_id, where))
-        self.conn.execute(t.events.insert().from_select(
-            ["account_id", "list_id", "recipient_id", "type", "source", "email", "mobile_prefix",
-             "mobile_number", "occurred_at"], picked))
-        return self.conn.execute(
-            t.subscriptions.delete().where(s.account_id == account_id, where)).rowcount
+    """Set-based: one statement records the events (and their webhook deliveries), one DELETE
+    removes the rows."""
 
     def remove_list(self, account_id: int, list_id: int, source: ChangeSource,
                     now: dt.datetime) -> int:
-        return self._remove(account_id, t.subscriptions.c.list_id == list_id, source, now)
+        events.record(self.conn, account_id, list_id, EventType.REMOVED, source, now,
+                      recipients=events.LIST_SUBSCRIBERS)
+        s = t.subscriptions.c
+        return self.conn.execute(t.subscriptions.delete().where(
+            s.account_id == account_id, s.list_id == list_id)).rowcount
 
     def remove_group_members(self, account_id: int, list_id: int, group_id: int,
                              source: ChangeSource, now: dt.datetime) -> int:
         s, m = t.subscriptions.c, t.group_members.c
+        events.record(self.conn, account_id, list_id, EventType.REMOVED, source, now,
+                      recipients=events.GROUP_MEMBERS_IN_LIST, group_id=group_id)
         members = sa.select(m.recipient_id).where(m.account_id == account_id,
                                                   m.group_id == group_id)
-        removed = self._remove(account_id, sa.and_(s.list_id == list_id,
-                                                   s.recipient_id.in_(members)), source, now)
+        removed = self.conn.execute(t.subscriptions.delete().where(
+            s.account_id == account_id, s.list_id == list_id, s.recipient_id.in_(members),
+        )).rowcount
         r = t.recipients.c
         orphan = sa.and_(r.account_id == account_id, r.id.in_(members), ~sa.exists().where(
             s.account_id == account_id, s.recipient_id == r.id))

@@ -169,3 +169,66 @@ events = sa.Table(
         "'profile_changed')", name="events_type_check"),
 )
 sa.Index("events_account_idx", events.c.account_id, events.c.id)
+
+# IP addresses allowed to call the frontend endpoints (registered by WSActivation.aspx).
+frontend_ips = sa.Table(
+    "frontend_ips", metadata,
+    sa.Column("account_id", sa.Integer, sa.ForeignKey("accounts.id", ondelete="CASCADE"),
+              primary_key=True),
+    sa.Column("ip", sa.Text, primary_key=True),
+    sa.Column("ws_name", sa.Text, nullable=False),
+    sa.Column("created_at", TS, nullable=False, server_default=_now()),
+)
+
+webhooks = sa.Table(
+    "webhooks", metadata,
+    sa.Column("id", sa.Integer, sa.Identity(), primary_key=True),
+    sa.Column("account_id", sa.Integer, nullable=False),
+    sa.Column("list_id", sa.Integer, nullable=False),
+    sa.Column("url", sa.Text, nullable=False),
+    sa.Column("method", sa.Text, nullable=False),
+    sa.Column("events", sa.ARRAY(sa.Text), nullable=False),
+    sa.Column("sources", sa.ARRAY(sa.Text), nullable=False),
+    sa.Column("params", JSONB, nullable=False, server_default=sa.text("'{}'::jsonb")),
+    sa.Column("active", sa.Boolean, nullable=False, server_default=sa.true()),
+    sa.Column("secret", sa.Text, nullable=False),
+    sa.Column("rc4_key", sa.Text, nullable=False, server_default=""),
+    sa.Column("consecutive_failures", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("disabled_reason", sa.Text),
+    sa.Column("created_at", TS, nullable=False, server_default=_now()),
+    sa.ForeignKeyConstraint(["account_id", "list_id"], ["lists.account_id", "lists.id"],
+                            ondelete="CASCADE"),
+    sa.CheckConstraint("method in ('GET','POST')", name="webhooks_method_check"),
+)
+sa.Index("webhooks_list_idx", webhooks.c.account_id, webhooks.c.list_id)
+
+# One row per (webhook, event): its id is the Standard Webhooks `webhook-id`, stable across
+# retries and worker crashes.
+webhook_deliveries = sa.Table(
+    "webhook_deliveries", metadata,
+    sa.Column("id", sa.BigInteger, sa.Identity(), primary_key=True),
+    sa.Column("webhook_id", sa.Integer, sa.ForeignKey("webhooks.id", ondelete="CASCADE"),
+              nullable=False),
+    sa.Column("event_id", sa.BigInteger, sa.ForeignKey("events.id", ondelete="CASCADE"),
+              nullable=False),
+    sa.Column("msg_id", sa.Text, nullable=False, unique=True),
+    sa.Column("status", sa.Text, nullable=False, server_default="pending"),
+    sa.Column("attempts", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("next_attempt_at", TS),
+    sa.Column("created_at", TS, nullable=False, server_default=_now()),
+    sa.UniqueConstraint("webhook_id", "event_id", name="webhook_deliveries_once"),
+    sa.CheckConstraint("status in ('pending','succeeded','failed')",
+                       name="webhook_deliveries_status_check"),
+)
+
+webhook_attempts = sa.Table(
+    "webhook_attempts", metadata,
+    sa.Column("id", sa.BigInteger, sa.Identity(), primary_key=True),
+    sa.Column("delivery_id", sa.BigInteger,
+              sa.ForeignKey("webhook_deliveries.id", ondelete="CASCADE"), nullable=False,
+              index=True),
+    sa.Column("attempted_at", TS, nullable=False),
+    sa.Column("status_code", sa.Integer),
+    sa.Column("error", sa.Text),
+    sa.Column("duration_ms", sa.Integer, nullable=False),
+)

@@ -4,6 +4,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
+from mailup_soap.db import lifecycle_repos as lrepos
 from mailup_soap.db import repositories as repos
 from mailup_soap.service_layer.unit_of_work import AbstractUnitOfWork
 
@@ -32,6 +33,11 @@ class SqlAlchemyUnitOfWork(AbstractUnitOfWork):
         self.groups = repos.GroupRepository(conn)
         self.fields = repos.FieldRepository(conn)
         self.subscriptions = repos.SubscriptionRepository(conn)
+        self.recipients = lrepos.RecipientRepository(conn)
+        self.lifecycle = lrepos.LifecycleRepository(conn)
+        self.jobs = lrepos.JobQueue(conn)
+        self.frontend_ips = lrepos.FrontendIpRepository(conn)
+        self.webhooks = lrepos.WebhookRepository(conn)
         return self
 
     def __exit__(self, *args: object) -> None:

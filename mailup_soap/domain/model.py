@@ -58,7 +58,8 @@ class EventType(enum.StrEnum):
 
 
 _MAILUP_EVENT = {
-    EventType.SUBSCRIPTION_REQUESTED: "SUBSCRIBE",
+    # MailUp has no name for a pending request; MailUp receivers only know the other four.
+    EventType.SUBSCRIPTION_REQUESTED: "SUBSCRIBE_REQUEST",
     EventType.SUBSCRIPTION_CONFIRMED: "SUBSCRIBE",
     EventType.UNSUBSCRIBED: "UNSUBSCRIBE",
     EventType.REMOVED: "DELETE",
@@ -154,3 +155,20 @@ def console_id_from_username(username: str) -> int | None:
 
 def truncate_group_name(name: str) -> str:
     return name.strip()[:GROUP_NAME_MAX]
+
+
+@dataclasses.dataclass(frozen=True)
+class Recipient:
+    account_id: int
+    id: int
+    email: str | None
+    mobile_prefix: str | None
+    mobile_number: str | None
+    fields: dict[int, str] = dataclasses.field(default_factory=dict)
+
+
+@dataclasses.dataclass(frozen=True)
+class SubscriptionState:
+    status: SubscriptionStatus
+    reason: int | None
+    requested_at: dt.datetime | None

@@ -5,7 +5,7 @@ import dataclasses
 import datetime as dt
 from collections.abc import Callable
 
-from mailup_soap.service_layer.ports import Clock, PasswordHasher
+from mailup_soap.service_layer.ports import Clock, Mailer, PasswordHasher, WebhookPoster
 from mailup_soap.service_layer.unit_of_work import AbstractUnitOfWork
 
 
@@ -15,6 +15,14 @@ class Deps:
     hasher: PasswordHasher
     clock: Clock
     access_key_ttl: dt.timedelta = dt.timedelta(minutes=60)
+    mailer: Mailer | None = None
+    poster: WebhookPoster | None = None
+    secret_key: str = ""  # signs confirmation links
+    public_url: str = "http://127.0.0.1:8080"  # base of the links in emails
+    mail_from: str = "noreply@localhost"
+    pending_days: int = 7
+    webhook_timeout: float = 10.0
+    webhook_max_failures: int = 50
 
 
 @dataclasses.dataclass(frozen=True)

@@ -30,7 +30,8 @@ def _free_port() -> int:
 def gunicorn_url(database_url: str) -> Iterator[str]:
     port = _free_port()
     env = dict(os.environ, DATABASE_URL=database_url, MAILUP_MAX_BODY_BYTES=str(LIMIT),
-               MAILUP_PUBLIC_URL="https://soap.example.test")
+               MAILUP_PUBLIC_URL="https://soap.example.test",
+               MAILUP_SECRET_KEY="test-secret")
     cli = os.path.join(os.path.dirname(sys.executable), "mailup-soap")
     proc = subprocess.Popen([cli, "serve", "--bind", f"127.0.0.1:{port}", "--workers", "2"],
                             env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)

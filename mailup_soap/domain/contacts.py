@@ -1,0 +1,71 @@
+"""Email addresses, mobile numbers and personal fields as the frontend and imports send them."""
+from __future__ import annotations
+
+import re
+
+from mailup_soap.domain.model import PERSONAL_FIELD_COUNT
+from mailup_soap.errors import InvalidArgument, InvalidContact
+
+# Pragmatic check (RFC 5321 lengths, one @, a dotted domain); the SMTP server has the last word.
+EMAIL = re.compile(r"^[^@\s\"(),:;<>\[\\\]]{1,64}@[A-Za-z0-9](?:[A-Za-z0-9-]{0,62}[A-Za-z0-9])?"
+                   r"(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,62}[A-Za-z0-9])?)+$")
+EMAIL_MAX = 254
+FIELD_MAX = 200
+FIELD_NAME = re.compile(r"^(?:campo)?(\d{1,2})$", re.IGNORECASE)
+
+
+def normalize_email(raw: str | None) -> str | None:
+    value = (raw or "").strip()
+    if not value:
+        return None
+    if len(value) > EMAIL_MAX or not EMAIL.match(value):
+        raise InvalidContact("Email", f"{value!r} is not an email address")
+    return value
+
+
+def normalize_mobile(raw: str | None) -> tuple[str, str] | None:
+    """A number with its international prefix (`+39 333 1234567`, `0039...`) -> ("", "+39...").
+    The prefix is kept inside the number: it cannot be split without a numbering plan."""
+    value = re.sub(r"[\s\-./()]", "", raw or "")
+    if not value:
+        return None
+    if value.startswith("00"):
+        value = "+" + value[2:]
+    if not re.fullmatch(r"\+?\d{6,16}", value):
+        raise InvalidContact("Sms", f"{raw!r} is not a mobile number")
+    return ("", value if value.startswith("+") else "+" + value)
+
+
+def parse_fields(names: str | None, values: str | None, *, strict: bool = False) -> dict[int, str]:
+    """csvFldNames `campo1;campo2` (or `1;2`) with csvFldValues `Ann;Smith` -> {1: "Ann", ...}.
+
+    `strict` (xmlUpdSubscriber) refuses values containing `--` as MailUp does."""
+    if not (names or "").strip():
+        return {}
+    keys = (names or "").split(";")
+    vals = (values or "").split(";")
+    if len(keys) != len(vals):
+        raise InvalidArgument("csvFldValues", "not as many values as csvFldNames")
+    fields: dict[int, str] = {}
+    for key, value in zip(keys, vals, strict=True):
+        match = FIELD_NAME.match(key.strip())
+        if not match or not 1 <= int(match.group(1)) <= PERSONAL_FIELD_COUNT:
+            raise InvalidArgument("csvFldNames", f"unknown field {key!r}")
+        if len(value) > FIELD_MAX:
+            raise InvalidArgument("csvFldValues", f"longer than {FIELD_MAX} characters")
+        if strict and "--" in value:
+            raise InvalidArgument("csvFldValues", "values must not contain '--'")
+        fields[int(match.group(1))] = value
+    return fields
+
+
+def parse_ids(raw: str | None, separators: str = ",;") -> list[int]:
+    parts = re.split(f"[{re.escape(separators)}]", raw or "")
+    ids = []
+    for part in (p.strip() for p in parts):
+        if not part:
+            continue
+        if not part.isdigit():
+            raise InvalidArgument("id", f"{part!r} is not a number")
+        ids.append(int(part))
+    return ids

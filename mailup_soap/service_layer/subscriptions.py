@@ -1,0 +1,228 @@
+"""Real-time subscription changes (the frontend endpoints) and confirmations, all through
+the lifecycle state machine, each change recorded as an event in its own transaction."""
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+
+from mailup_soap import errors
+from mailup_soap.domain import lifecycle, tokens
+from mailup_soap.domain.lifecycle import Outcome, Transition
+from mailup_soap.domain.model import (
+    AccountStatus,
+    ChangeSource,
+    MailingList,
+    Recipient,
+    SubscriptionStatus,
+    UnsubscribeReason,
+)
+from mailup_soap.service_layer.auth import authorize
+from mailup_soap.service_layer.deps import Deps, WsLogin
+from mailup_soap.service_layer.lists import parse_guid
+from mailup_soap.service_layer.unit_of_work import AbstractUnitOfWork
+
+CONFIRM_TASK = "mailup:send_confirmation"
+MAIL_QUEUE = "mail"
+CONFIRM_PURPOSE = "confirm-subscription"
+
+
+@dataclasses.dataclass(frozen=True)
+class Contact:
+    email: str | None
+    mobile: tuple[str, str] | None
+
+    def __post_init__(self) -> None:
+        if not self.email and not self.mobile:
+            raise errors.InvalidContact("Email", "an email address or a mobile number is needed")
+
+
+@dataclasses.dataclass(frozen=True)
+class Sender:
+    """Dynsndmail / Dynsndname: who the confirmation email comes from."""
+
+    email: str = ""
+    name: str = ""
+
+
+def account_for_host(deps: Deps, host: str) -> int | None:
+    """The account whose console host name is `host`; an installation with one account
+    serves it on any host."""
+    name = host.split(":")[0].strip().lower()
+    with deps.uow() as uow:
+        found = uow.accounts.by_console_host(name)
+        if found is not None:
+            return found.id
+        accounts = uow.accounts.all()
+        return accounts[0].id if len(accounts) == 1 else None
+
+
+def _check_caller(uow: AbstractUnitOfWork, account_id: int, ip: str) -> None:
+    account = uow.accounts.get(account_id)
+    if account is None or account.status is not AccountStatus.ACTIVE:
+        raise errors.AccountNotValid()
+    if not uow.frontend_ips.allowed(account_id, ip):
+        raise errors.IpNotRegistered(ip)
+
+
+def _list(uow: AbstractUnitOfWork, account_id: int, list_id: int,
+          guid: str | None = None) -> MailingList:
+    found = uow.lists.get(account_id, list_id)
+    if found is None:
+        raise errors.ListNotFound(list_id)
+    if guid and guid.strip() and parse_guid(guid) != found.guid:
+        raise errors.ListGuidMismatch(list_id)
+    return found
+
+
+def _apply(uow: AbstractUnitOfWork, deps: Deps, lst: MailingList, recipient: Recipient,
+           step: Transition, source: ChangeSource, reason: int | None = None,
+           sender: Sender | None = None) -> None:
+    """Carry out a transition: the row, its event, and the confirmation email job."""
+    now = deps.clock.now()
+    if step.outcome is Outcome.CHANGED:
+        assert step.event is not None, "every change has its event"
+        if step.status is None:
+            uow.lifecycle.record(lst.account_id, lst.id, recipient.id, step.event, source, now)
+            uow.lifecycle.delete(lst.account_id, lst.id, recipient.id)
+        else:
+            uow.lifecycle.put(lst.account_id, lst.id, recipient.id, step.status, now, reason,
+                              source)
+            uow.lifecycle.record(lst.account_id, lst.id, recipient.id, step.event, source, now,
+                                 reason)
+    if step.send_confirmation and recipient.email:
+        sender = sender or Sender()
+        uow.jobs.defer(CONFIRM_TASK, MAIL_QUEUE, {
+            "account_id": lst.account_id, "list_id": lst.id, "recipient_id": recipient.id,
+            "sender_email": sender.email, "sender_name": sender.name})
+
+
+def _current(uow: AbstractUnitOfWork, lst: MailingList,
+             recipient: Recipient | None) -> lifecycle.Current | None:
+    if recipient is None:
+        return None
+    state = uow.lifecycle.state(lst.account_id, lst.id, recipient.id)
+    return lifecycle.Current(state.status, state.reason) if state else None
+
+
+def subscribe(deps: Deps, account_id: int, ip: str, list_ids: list[int], contact: Contact,
+              *, confirm: bool = True, group_ids: list[int] | None = None,
+              fields: dict[int, str] | None = None, sender: Sender | None = None,
+              source: ChangeSource = ChangeSource.API) -> Outcome:
+    """Subscribe to one or more lists. CHANGED when any list changed, ALREADY when the
+    recipient was subscribed everywhere, REFUSED when a final unsubscription forbids it."""
+    if not list_ids:
+        raise errors.ListNotSpecified()
+    with deps.uow() as uow:
+        _check_caller(uow, account_id, ip)
+        lists = [_list(uow, account_id, i) for i in dict.fromkeys(list_ids)]
+        recipient = uow.recipients.find(account_id, contact.email, contact.mobile)
+        if recipient is None:
+            recipient = uow.recipients.add(account_id, contact.email, contact.mobile,
+                                           fields or {})
+        elif fields:
+            uow.recipients.update_fields(account_id, recipient.id, fields)
+        outcomes = []
+        for lst in lists:
+            step = lifecycle.subscribe(_current(uow, lst, recipient), confirm)
+            if step.outcome is Outcome.REFUSED:
+                return Outcome.REFUSED  # nothing is written for any list
+            _apply(uow, deps, lst, recipient, step, source, sender=sender)
+            if group_ids:
+                uow.lifecycle.set_groups(account_id, lst.id, recipient.id, group_ids, False)
+            outcomes.append(step.outcome)
+        uow.commit()
+    return Outcome.CHANGED if Outcome.CHANGED in outcomes else Outcome.ALREADY
+
+
+def status(deps: Deps, account_id: int, ip: str, list_id: int, guid: str | None,
+           contact: Contact) -> SubscriptionStatus | None:
+    with deps.uow() as uow:
+        _check_caller(uow, account_id, ip)
+        lst = _list(uow, account_id, list_id, guid)
+        current = _current(uow, lst, uow.recipients.find(account_id, contact.email,
+                                                         contact.mobile))
+        return current.status if current else None
+
+
+def unsubscribe(deps: Deps, account_id: int, ip: str, list_id: int, guid: str | None,
+                contact: Contact, reason: UnsubscribeReason = UnsubscribeReason.ADMIN,
+                source: ChangeSource = ChangeSource.API) -> Outcome:
+    with deps.uow() as uow:
+        _check_caller(uow, account_id, ip)
+        lst = _list(uow, account_id, list_id, guid)
+        recipient = uow.recipients.find(account_id, contact.email, contact.mobile)
+        step = lifecycle.unsubscribe(_current(uow, lst, recipient))
+        if recipient is not None:
+            _apply(uow, deps, lst, recipient, step, source, reason=int(reason))
+        uow.commit()
+        return step.outcome
+
+
+def update(deps: Deps, account_id: int, ip: str, list_id: int, guid: str | None,
+           contact: Contact, *, group_ids: list[int], replace: bool,
+           fields: dict[int, str]) -> Outcome:
+    """Change personal fields and groups of a recipient of the list (CHANGEPROFILE)."""
+    with deps.uow() as uow:
+        _check_caller(uow, account_id, ip)
+        lst = _list(uow, account_id, list_id, guid)
+        recipient = uow.recipients.find(account_id, contact.email, contact.mobile)
+        step = lifecycle.profile_change(_current(uow, lst, recipient))
+        if recipient is None or step.outcome is not Outcome.CHANGED:
+            return Outcome.UNKNOWN
+        changed = bool(fields) and any(recipient.fields.get(k, "") != v
+                                       for k, v in fields.items())
+        uow.recipients.update_fields(account_id, recipient.id, fields)
+        if group_ids or replace:
+            changed |= uow.lifecycle.set_groups(account_id, list_id, recipient.id, group_ids,
+                                                replace)
+        if changed:
+            _apply(uow, deps, lst, recipient, step, ChangeSource.API)
+        uow.commit()
+        return step.outcome
+
+
+def register_caller(deps: Deps, user: str, password: str, ws_name: str, ip: str) -> bool:
+    """WSActivation.aspx: register the caller's address for the account; False if it was."""
+    with deps.uow() as uow:
+        caller = authorize(uow, deps, WsLogin(user, password))
+        added = uow.frontend_ips.register(caller.account_id, ip, ws_name)
+        uow.commit()
+        return added
+
+
+def confirmation_token(deps: Deps, account_id: int, list_id: int, recipient_id: int,
+                       requested_at: dt.datetime) -> str:
+    return tokens.make(deps.secret_key, CONFIRM_PURPOSE, {
+        "a": account_id, "l": list_id, "r": recipient_id, "t": requested_at.isoformat()})
+
+
+def confirm(deps: Deps, token: str, *, dry_run: bool = False) -> Outcome:
+    """The recipient's POST on the confirmation page (pending -> subscribed, source
+    Recipient). A link for an older request of the same recipient confirms nothing.
+    `dry_run` only checks the link (the GET that shows the page)."""
+    data = tokens.read(deps.secret_key, CONFIRM_PURPOSE, token)
+    with deps.uow() as uow:
+        lst = uow.lists.get(int(data["a"]), int(data["l"]))
+        recipient = uow.recipients.get(int(data["a"]), int(data["r"])) if lst else None
+        if lst is None or recipient is None:
+            return Outcome.UNKNOWN
+        state = uow.lifecycle.state(lst.account_id, lst.id, recipient.id)
+        if state is not None and state.status is SubscriptionStatus.PENDING and (
+                state.requested_at is None or state.requested_at.isoformat() != data["t"]):
+            raise errors.InvalidToken("this link is for an older request")
+        step = lifecycle.confirm(lifecycle.Current(state.status, state.reason) if state
+                                 else None)
+        if dry_run:
+            return step.outcome
+        _apply(uow, deps, lst, recipient, step, ChangeSource.RECIPIENT)
+        uow.commit()
+        return step.outcome
+
+
+def prune_pending(deps: Deps) -> int:
+    """Remove subscriptions left pending longer than `deps.pending_days`."""
+    now = deps.clock.now()
+    with deps.uow() as uow:
+        count = uow.lifecycle.prune_pending(now - dt.timedelta(days=deps.pending_days), now)
+        uow.commit()
+        return count
