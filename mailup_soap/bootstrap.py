@@ -50,8 +50,8 @@ def build_wsgi_app(settings: Settings, deps: Deps | None = None) -> Router:
 def build_job_app(settings: Settings) -> App:
     # procrastinate speaks psycopg 3; libpq takes the plain postgresql:// URL.
     app = App(connector=PsycopgConnector(conninfo=settings.database_url))
-    app.add_tasks_from(tasks.blueprint, namespace="mailup")
-    tasks.configure(functools.cache(lambda: build_deps(settings, pool_size=2)))
+    deps = functools.cache(lambda: build_deps(settings, pool_size=2))
+    app.add_tasks_from(tasks.make_blueprint(deps), namespace=tasks.NAMESPACE)
     return app
 
 

@@ -1,4 +1,5 @@
-"""`mailup-soap serve | worker | migrate | account create|list | seed-demo | dump-wsdl`."""
+"""`mailup-soap serve | worker | migrate | account create|list | seed-demo | dump-wsdl |
+webhook add|list|disable|enable|deliveries|replay`."""
 from __future__ import annotations
 
 import argparse
@@ -9,10 +10,12 @@ import pathlib
 import sys
 from typing import Any
 
+from sqlalchemy.exc import DBAPIError
+
 from mailup_soap import bootstrap, errors
 from mailup_soap.config import ConfigurationError, Settings, load_settings
 from mailup_soap.domain.model import AccountStatus
-from mailup_soap.service_layer import accounts
+from mailup_soap.service_layer import accounts, webhooks
 
 DEMO_CONSOLE_ID = 1234
 DEMO_HOST = "demo.mailup.local"
@@ -110,6 +113,92 @@ def cmd_dump_wsdl(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_webhook_add(args: argparse.Namespace) -> int:
+    params = {}
+    for item in args.param or []:
+        name, sep, template = item.partition("=")
+        if not sep or not name.strip():
+            raise errors.InvalidArgument("--param", f"{item!r} is not NAME=TEMPLATE")
+        params[name.strip()] = template
+    hook = webhooks.add_webhook(
+        _deps(), args.account, args.list, args.url, method=args.method,
+        events=_split(args.events), sources=_split(args.sources), params=params,
+        rc4_key=args.rc4_key or "", secret=args.secret)
+    print(f"webhook {hook.id}: {hook.method} {hook.url}\n  signing secret: {hook.secret}")
+    return 0
+
+
+def _split(raw: str | None) -> list[str] | None:
+    return [p for p in (raw or "").split(",") if p.strip()] or None
+
+
+def cmd_webhook_list(args: argparse.Namespace) -> int:
+    for hook in webhooks.list_webhooks(_deps(), args.account):
+        state = "active" if hook.active else "disabled"
+        events = ",".join(sorted(e.value for e in hook.events))
+        sources = ",".join(sorted(s.value for s in hook.sources))
+        print(f"{hook.id}\t{state}\taccount {hook.account_id} list {hook.list_id}\t"
+              f"{hook.method} {hook.url}\tevents={events}\tsources={sources}"
+              + ("\tRC4" if hook.rc4_key else ""))
+    return 0
+
+
+def cmd_webhook_enable(args: argparse.Namespace) -> int:
+    webhooks.set_webhook_active(_deps(), args.id, args.enable)
+    print(f"webhook {args.id} {'enabled' if args.enable else 'disabled'}")
+    return 0
+
+
+def cmd_webhook_deliveries(args: argparse.Namespace) -> int:
+    for delivery, attempts in webhooks.list_deliveries(_deps(), args.webhook, args.limit):
+        print(f"{delivery.id}\twebhook {delivery.webhook_id}\tevent {delivery.event_id}\t"
+              f"{delivery.msg_id}\t{delivery.status}\tattempts={delivery.attempts}\t"
+              f"next={delivery.next_attempt_at or '-'}")
+        for at, code, error in attempts:
+            print(f"\t{at}\t{code if code is not None else '-'}\t{error or ''}")
+    return 0
+
+
+def cmd_webhook_replay(args: argparse.Namespace) -> int:
+    webhooks.replay_delivery(_deps(), args.delivery)
+    print(f"delivery {args.delivery} queued again (same webhook-id)")
+    return 0
+
+
+def _webhook_parser(sub: Any) -> None:
+    hook = sub.add_parser("webhook", help="outbound webhooks per account and list")
+    hsub = hook.add_subparsers(dest="webhook_command", required=True)
+    add = hsub.add_parser("add", help="add a webhook (prints its signing secret)")
+    add.add_argument("--account", type=int, required=True, help="console id")
+    add.add_argument("--list", type=int, required=True, help="list id")
+    add.add_argument("--url", required=True)
+    add.add_argument("--method", default="POST", choices=["GET", "POST"])
+    add.add_argument("--events", help="comma list: subscription_requested, "
+                     "subscription_confirmed, unsubscribed, removed, profile_changed, or MailUp's "
+                     "SUBSCRIBE, UNSUBSCRIBE, DELETE, CHANGEPROFILE (default: all)")
+    add.add_argument("--sources", help="comma list of API, Console, Recipient (default: all)")
+    add.add_argument("--param", action="append", metavar="NAME=TEMPLATE",
+                     help="a parameter and its value with placeholders, e.g. "
+                     "customerEmail=[Email] (repeatable; default: a standard set)")
+    add.add_argument("--rc4-key", help="MailUp's legacy encryption: RC4+Base64 query string")
+    add.add_argument("--secret", help="signing secret whsec_... (default: generated)")
+    add.set_defaults(func=cmd_webhook_add)
+    lst = hsub.add_parser("list", help="list webhooks")
+    lst.add_argument("--account", type=int)
+    lst.set_defaults(func=cmd_webhook_list)
+    for name, enable in (("disable", False), ("enable", True)):
+        toggle = hsub.add_parser(name, help=f"{name} a webhook")
+        toggle.add_argument("id", type=int)
+        toggle.set_defaults(func=cmd_webhook_enable, enable=enable)
+    deliveries = hsub.add_parser("deliveries", help="recent deliveries and their attempts")
+    deliveries.add_argument("--webhook", type=int)
+    deliveries.add_argument("--limit", type=int, default=20)
+    deliveries.set_defaults(func=cmd_webhook_deliveries)
+    replay = hsub.add_parser("replay", help="deliver a delivery again, same webhook-id")
+    replay.add_argument("delivery", type=int)
+    replay.set_defaults(func=cmd_webhook_replay)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="mailup-soap", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -138,6 +227,7 @@ def build_parser() -> argparse.ArgumentParser:
     create.add_argument("--status", default="active", choices=[s.value for s in AccountStatus])
     create.set_defaults(func=cmd_account_create)
     acc_sub.add_parser("list", help="list accounts").set_defaults(func=cmd_account_list)
+    _webhook_parser(sub)
     return parser
 
 
@@ -145,6 +235,10 @@ def main(argv: list[str] | None = None) -> None:
     args = build_parser().parse_args(argv)
     try:
         sys.exit(args.func(args))
-    except (ConfigurationError, errors.InvalidArgument) as exc:
+    except (ConfigurationError, errors.MailUpError) as exc:
         print(f"mailup-soap: {exc}", file=sys.stderr)
         sys.exit(2)
+    except DBAPIError as exc:
+        hint = " (run `mailup-soap migrate`?)" if "does not exist" in str(exc.orig) else ""
+        print(f"mailup-soap: database error: {str(exc.orig).strip()}{hint}", file=sys.stderr)
+        sys.exit(3)

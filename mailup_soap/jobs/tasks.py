@@ -1,5 +1,8 @@
-"""Task definitions, on a blueprint that bootstrap registers on the procrastinate App.
-Each task is a thin entrypoint to a service-layer function."""
+"""Task definitions. `make_blueprint` builds them around a dependency factory; bootstrap adds
+the blueprint to a procrastinate App. Each task is a thin entrypoint to a service function.
+
+A procrastinate Blueprint belongs to one App once added (it is renamed in place), hence a
+factory rather than a module-level blueprint: every App gets its own."""
 from __future__ import annotations
 
 import logging
@@ -11,69 +14,56 @@ from mailup_soap.service_layer import auth, confirmations, subscriptions, webhoo
 from mailup_soap.service_layer.deps import Deps
 
 log = logging.getLogger("mailup_soap.jobs")
-blueprint = Blueprint()
 
-_deps_factory: Callable[[], Deps] | None = None
-
+NAMESPACE = "mailup"
 # A worker that died mid-job leaves it "doing"; after this long without a heartbeat from
-# that worker the job is retried. The webhook delivery row keeps its webhook-id across it.
+# that worker the job is retried. A webhook delivery keeps its webhook-id across it.
 STALLED_AFTER_SECONDS = 60
 
 
-def configure(deps_factory: Callable[[], Deps]) -> None:
-    """Give the tasks their dependencies (called once by bootstrap in the worker process)."""
-    global _deps_factory
-    _deps_factory = deps_factory
+def make_blueprint(deps: Callable[[], Deps]) -> Blueprint:
+    bp = Blueprint()
 
+    # Every 10 minutes: expired keys are refused at lookup already; this keeps the table small.
+    @bp.periodic(cron="*/10 * * * *")
+    @bp.task(name="purge_expired_access_keys", queue="maintenance",
+             queueing_lock="purge_expired_access_keys")
+    def purge_expired_access_keys(timestamp: int) -> int:
+        count = auth.purge_expired_sessions(deps())
+        log.info("purged %d expired or revoked access keys", count)
+        return count
 
-def _deps() -> Deps:
-    if _deps_factory is None:
-        raise RuntimeError("jobs.tasks.configure() was not called")
-    return _deps_factory()
+    @bp.periodic(cron="17 * * * *")
+    @bp.task(name="prune_pending", queue="maintenance", queueing_lock="prune_pending")
+    def prune_pending(timestamp: int) -> int:
+        count = subscriptions.prune_pending(deps())
+        log.info("removed %d subscriptions left pending too long", count)
+        return count
 
+    # The webhook retry schedule is ours (domain/webhooks.py): each attempt is its own job,
+    # so procrastinate does not retry it; the job only fails on an unexpected error.
+    @bp.task(name="deliver_webhook", queue=webhooks.WEBHOOK_QUEUE)
+    def deliver_webhook(delivery_id: int) -> str:
+        return webhooks.attempt_delivery(deps(), delivery_id)
 
-# Every 10 minutes: expired keys are already refused at lookup, this only keeps the table small.
-@blueprint.periodic(cron="*/10 * * * *")
-@blueprint.task(name="purge_expired_access_keys", queue="maintenance",
-                queueing_lock="purge_expired_access_keys")
-def purge_expired_access_keys(timestamp: int) -> int:
-    count = auth.purge_expired_sessions(_deps())
-    log.info("purged %d expired or revoked access keys", count)
-    return count
+    # SMTP hiccups: a few retries, a minute apart and growing.
+    @bp.task(name="send_confirmation", queue=subscriptions.MAIL_QUEUE,
+             retry=RetryStrategy(max_attempts=6, wait=60, linear_wait=120))
+    def send_confirmation(account_id: int, list_id: int, recipient_id: int,
+                          sender_email: str = "", sender_name: str = "") -> bool:
+        return confirmations.send_confirmation(deps(), account_id, list_id, recipient_id,
+                                               sender_email, sender_name)
 
+    @bp.periodic(cron="* * * * *")
+    @bp.task(name="retry_stalled_jobs", queue="maintenance", pass_context=True,
+             queueing_lock="retry_stalled_jobs")
+    async def retry_stalled_jobs(context: JobContext, timestamp: int) -> int:
+        manager = context.app.job_manager
+        stalled = list(await manager.get_stalled_jobs(
+            seconds_since_heartbeat=STALLED_AFTER_SECONDS))
+        for job in stalled:
+            log.warning("retrying job %s, stalled on a worker that stopped", job.id)
+            await manager.retry_job(job)
+        return len(stalled)
 
-@blueprint.periodic(cron="17 * * * *")
-@blueprint.task(name="prune_pending", queue="maintenance", queueing_lock="prune_pending")
-def prune_pending(timestamp: int) -> int:
-    count = subscriptions.prune_pending(_deps())
-    log.info("removed %d subscriptions left pending too long", count)
-    return count
-
-
-# The webhook retry schedule is ours (domain/webhooks.py): each attempt is its own job, so
-# procrastinate does not retry it; the job only fails on an unexpected error.
-@blueprint.task(name="deliver_webhook", queue=webhooks.WEBHOOK_QUEUE)
-def deliver_webhook(delivery_id: int) -> str:
-    return webhooks.attempt_delivery(_deps(), delivery_id)
-
-
-# SMTP hiccups: retry a few times, a minute apart and growing.
-@blueprint.task(name="send_confirmation", queue=subscriptions.MAIL_QUEUE,
-                retry=RetryStrategy(max_attempts=6, wait=60, linear_wait=120))
-def send_confirmation(account_id: int, list_id: int, recipient_id: int, sender_email: str = "",
-                      sender_name: str = "") -> bool:
-    return confirmations.send_confirmation(_deps(), account_id, list_id, recipient_id,
-                                           sender_email, sender_name)
-
-
-@blueprint.periodic(cron="* * * * *")
-@blueprint.task(name="retry_stalled_jobs", queue="maintenance", pass_context=True,
-                queueing_lock="retry_stalled_jobs")
-async def retry_stalled_jobs(context: JobContext, timestamp: int) -> int:
-    manager = context.app.job_manager
-    stalled = list(await manager.get_stalled_jobs(
-        seconds_since_heartbeat=STALLED_AFTER_SECONDS))
-    for job in stalled:
-        log.warning("retrying job %s, stalled on a worker that stopped", job.id)
-        await manager.retry_job(job)
-    return len(stalled)
+    return bp

@@ -1,0 +1,195 @@
+"""Frontend rules over real HTTP: tolerant parsing, groups and fields, re-subscription rules,
+sender overrides, WSActivation codes, tenant choice by Host."""
+from __future__ import annotations
+
+import secrets
+
+import pytest
+import requests
+import sqlalchemy as sa
+
+from mailup_soap.config import Settings
+from mailup_soap.db import tables as t
+from tests.conftest import AccountInfo, SmtpSink, new_account, run_jobs
+from tests.e2e.conftest import ServiceFactory, login, parse
+
+pytestmark = pytest.mark.e2e
+
+
+def _activate(server_url: str, account: AccountInfo, **overrides: str) -> str:
+    params = {"usr": account.ws_user, "pwd": account.password, "nl_url": account.host,
+              "ws_name": "FrontEnd"} | overrides
+    return requests.get(server_url + "/frontend/WSActivation.aspx", params=params,
+                        timeout=10).text
+
+
+def _setup(server_url: str, soap: ServiceFactory, account: AccountInfo,
+           lists: int = 1) -> tuple[list[int], str]:
+    _activate(server_url, account)
+    key = login(soap, account)
+    docs = [parse(soap("Manage").CreateList(accessKey=key, name=f"L{i}", copyTemplate=False,
+                                            defaultSettings="default")) for i in range(lists)]
+    return [int(d.findtext("list/listID") or 0) for d in docs], docs[0].findtext("list/listGUID") or ""
+
+
+def _get(server_url: str, account: AccountInfo, path: str, **params: object) -> str:
+    answer = requests.get(server_url + path, params=params, headers={"Host": account.host},
+                          timeout=10)
+    assert answer.status_code == 200
+    return answer.text
+
+
+def _address() -> str:
+    return f"r.{secrets.token_hex(5)}@example.test"
+
+
+def _status(engine: sa.Engine, account: AccountInfo, list_id: int) -> list[tuple[str, int | None]]:
+    s = t.subscriptions.c
+    with engine.connect() as conn:
+        return [tuple(r) for r in conn.execute(sa.select(s.status, s.unsubscribe_reason).where(
+            s.account_id == account.console_id, s.list_id == list_id))]  # type: ignore[misc]
+
+
+def test_paths_and_parameter_names_are_case_insensitive_and_extra_parameters_tolerated(
+        server_url: str, soap: ServiceFactory, account: AccountInfo) -> None:
+    [list_id], guid = _setup(server_url, soap, account)
+    address = _address()
+
+    code = _get(server_url, account, "/frontend/Xmlsubscribe.aspx", email=address, list=list_id,
+                confirm="false", retCode="1", ipAddress="203.0.113.9", source="wordpress",
+                ListGuid=guid)
+    check = _get(server_url, account, "/FRONTEND/xmlchksubscriber.aspx", EMAIL=address,
+                 LIST=list_id, listguid=guid)
+
+    assert (code, check) == ("0", "2")
+
+
+def test_subscribing_to_several_lists_with_groups_and_fields_at_once(
+        server_url: str, soap: ServiceFactory, account: AccountInfo, engine: sa.Engine) -> None:
+    lists, _ = _setup(server_url, soap, account, lists=2)
+    key = login(soap, account)
+    group = parse(soap("Manage").CreateGroup(accessKey=key, listID=lists[0], groupName="VIP",
+                                             groupNotes=""))
+    group_id = int(group.findtext(".//groupID") or 0)
+    address = _address()
+
+    code = _get(server_url, account, "/frontend/xmlSubscribe.aspx", Email=address,
+                List=f"{lists[0]},{lists[1]}", Group=str(group_id), Confirm="0",
+                csvFldNames="campo1;campo2", csvFldValues="Ann;Smith")
+
+    assert code == "0"
+    assert _status(engine, account, lists[0]) == [("subscribed", None)]
+    assert _status(engine, account, lists[1]) == [("subscribed", None)]
+    with engine.connect() as conn:
+        row = conn.execute(sa.select(t.recipients.c.id, t.recipients.c.field1,
+                                     t.recipients.c.field2).where(
+            t.recipients.c.account_id == account.console_id)).one()
+        groups = conn.execute(sa.select(t.group_members.c.group_id).where(
+            t.group_members.c.recipient_id == row.id)).scalars().all()
+    assert (row.field1, row.field2) == ("Ann", "Smith") and groups == [group_id]
+
+
+def test_update_replaces_groups_only_when_asked_and_refuses_bad_values(
+        server_url: str, soap: ServiceFactory, account: AccountInfo, engine: sa.Engine) -> None:
+    [list_id], guid = _setup(server_url, soap, account)
+    key = login(soap, account)
+    g1, g2 = (int(parse(soap("Manage").CreateGroup(accessKey=key, listID=list_id, groupName=n,
+                                                   groupNotes="")).findtext(".//groupID") or 0)
+              for n in ("A", "B"))
+    address = _address()
+    _get(server_url, account, "/frontend/xmlSubscribe.aspx", Email=address, List=list_id,
+         Group=g1, Confirm=0)
+
+    added = _get(server_url, account, "/frontend/xmlUpdSubscriber.aspx", Email=address,
+                 List=list_id, ListGuid=guid, Group=str(g2), Replace="0")
+    replaced = _get(server_url, account, "/frontend/xmlUpdSubscriber.aspx", Email=address,
+                    List=list_id, ListGuid=guid, Group=str(g2), Replace="1")
+    dashes = _get(server_url, account, "/frontend/xmlUpdSubscriber.aspx", Email=address,
+                  List=list_id, ListGuid=guid, csvFldNames="campo1", csvFldValues="a--b")
+    mismatch = _get(server_url, account, "/frontend/xmlUpdSubscriber.aspx", Email=address,
+                    List=list_id, ListGuid=guid, csvFldNames="campo1;campo2", csvFldValues="x")
+    stranger = _get(server_url, account, "/frontend/xmlUpdSubscriber.aspx", Email=_address(),
+                    List=list_id, ListGuid=guid, csvFldNames="campo1", csvFldValues="x")
+
+    assert (added, replaced, dashes, mismatch, stranger) == ("0", "0", "1", "1", "1")
+    with engine.connect() as conn:
+        groups = conn.execute(sa.select(t.group_members.c.group_id).where(
+            t.group_members.c.account_id == account.console_id)).scalars().all()
+    assert groups == [g2]
+
+
+def test_someone_who_unsubscribed_must_confirm_again_and_bounces_or_complaints_never_return(
+        server_url: str, server_settings: Settings, soap: ServiceFactory, account: AccountInfo,
+        engine: sa.Engine, smtp: SmtpSink) -> None:
+    [list_id], _ = _setup(server_url, soap, account)
+    quitter, bounced, complainer = _address(), _address(), _address()
+    for address in (quitter, bounced, complainer):
+        _get(server_url, account, "/frontend/xmlSubscribe.aspx", Email=address, List=list_id,
+             Confirm=0)
+        _get(server_url, account, "/frontend/xmlUnSubscribe.aspx", Email=address, List=list_id)
+    with engine.begin() as conn:  # no bounce processing yet: mark the reasons directly
+        for address, reason in ((bounced, 8), (complainer, 16)):
+            rid = sa.select(t.recipients.c.id).where(t.recipients.c.email == address)
+            conn.execute(t.subscriptions.update().where(
+                t.subscriptions.c.recipient_id == rid.scalar_subquery()).values(
+                unsubscribe_reason=reason))
+
+    back = _get(server_url, account, "/frontend/xmlSubscribe.aspx", Email=quitter, List=list_id,
+                Confirm=0)
+    refused = [_get(server_url, account, "/frontend/xmlSubscribe.aspx", Email=a, List=list_id,
+                    Confirm=0) for a in (bounced, complainer)]
+    state = _get(server_url, account, "/frontend/xmlChkSubscriber.aspx", Email=quitter,
+                 List=list_id)
+    run_jobs(server_settings, "mail")
+
+    assert (back, state) == ("0", "4")  # pending: a new confirmation is needed
+    assert refused == ["1", "1"]
+    assert len(smtp.to(quitter)) == 1 and smtp.to(bounced) == [] == smtp.to(complainer)
+
+
+def test_confirmation_email_uses_the_sender_overrides(
+        server_url: str, server_settings: Settings, soap: ServiceFactory, account: AccountInfo,
+        smtp: SmtpSink) -> None:
+    [list_id], _ = _setup(server_url, soap, account)
+    address = _address()
+
+    _get(server_url, account, "/frontend/xmlSubscribe.aspx", Email=address, List=list_id,
+         Dynsndmail="news@shop.example", Dynsndname="The Shop")
+    run_jobs(server_settings, "mail")
+
+    [mail] = smtp.to(address)
+    assert mail["From"] == "The Shop <news@shop.example>"
+    assert "L0" in mail["Subject"]
+
+
+def test_wsactivation_answers_mailup_codes(server_url: str, account: AccountInfo) -> None:
+    missing = _activate(server_url, account, usr="", pwd="")
+    wrong = _activate(server_url, account, pwd="wrong")
+    first = _activate(server_url, account)
+    again = _activate(server_url, account)
+
+    assert "<ReturnCode>-12</ReturnCode>" in missing  # -4 user | -8 password
+    assert "<ReturnCode>-1002</ReturnCode>" in wrong
+    assert "<ReturnCode>0</ReturnCode>" in first and "<WS_Name>FrontEnd</WS_Name>" in first
+    assert "<ReturnCode>-1008</ReturnCode>" in again
+
+
+def test_the_host_header_chooses_the_account(server_url: str, soap: ServiceFactory,
+                                             account: AccountInfo, deps: object,
+                                             engine: sa.Engine) -> None:
+    [list_id], _ = _setup(server_url, soap, account)
+    other = new_account(deps)  # type: ignore[arg-type]
+    _setup(server_url, soap, other)
+    address = _address()
+
+    as_other = _get(server_url, other, "/frontend/xmlSubscribe.aspx", Email=address,
+                    List=list_id, Confirm=0)
+    as_owner = _get(server_url, account, "/frontend/xmlChkSubscriber.aspx", Email=address,
+                    List=list_id)
+
+    assert as_owner == "1"  # never subscribed to the owner's list
+    assert as_other in ("0", "1")  # the other account's own list with that id, if any
+    with engine.connect() as conn:
+        count = conn.execute(sa.select(sa.func.count()).select_from(t.recipients).where(
+            t.recipients.c.account_id == account.console_id)).scalar_one()
+    assert count == 0
