@@ -26,12 +26,12 @@ def normalize_email(raw: str | None) -> str | None:
 def normalize_mobile(raw: str | None) -> tuple[str, str] | None:
     """A number with its international prefix (`+39 333 1234567`, `0039...`) -> ("", "+39...").
     The prefix is kept inside the number: it cannot be split without a numbering plan."""
-    value = re.sub(r"[\s\-./()]", "", raw or "")
+    value = re.sub(r"[\s\-./()]", "", raw or "", flags=re.ASCII)
     if not value:
         return None
     if value.startswith("00"):
         value = "+" + value[2:]
-    if not re.fullmatch(r"\+?\d{6,16}", value):
+    if not re.fullmatch(r"\+?[0-9]{6,16}", value):
         raise InvalidContact("Sms", f"{raw!r} is not a mobile number")
     return ("", value if value.startswith("+") else "+" + value)
 
@@ -65,7 +65,7 @@ def parse_ids(raw: str | None, separators: str = ",;") -> list[int]:
     for part in (p.strip() for p in parts):
         if not part:
             continue
-        if not part.isdigit():
+        if not (part.isascii() and part.isdigit()):
             raise InvalidArgument("id", f"{part!r} is not a number")
         ids.append(int(part))
     return ids

@@ -26,6 +26,7 @@ EVENT_ALIASES: dict[str, EventType] = {
     "UNSUBSCRIBE": EventType.UNSUBSCRIBED,
     "DELETE": EventType.REMOVED,
     "CHANGEPROFILE": EventType.PROFILE_CHANGED,
+    "SUBSCRIBE_REQUEST": EventType.SUBSCRIPTION_REQUESTED,
 }
 
 DEFAULT_PARAMS: dict[str, str] = {

@@ -35,7 +35,8 @@ def read_params(environ: dict[str, Any]) -> Params:
     pairs = urllib.parse.parse_qsl(environ.get("QUERY_STRING", ""), keep_blank_values=True)
     ctype = environ.get("CONTENT_TYPE", "").lower()
     length = environ.get("CONTENT_LENGTH") or "0"
-    if environ.get("REQUEST_METHOD") == "POST" and length.isdigit() and int(length) > 0:
+    usable = length.isascii() and length.isdigit()  # else: no body to read, query only
+    if environ.get("REQUEST_METHOD") == "POST" and usable and int(length) > 0:
         if int(length) > MAX_FORM_BYTES:
             raise errors.InvalidArgument("body", "too large")
         body = environ["wsgi.input"].read(int(length))

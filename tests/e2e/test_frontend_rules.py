@@ -29,7 +29,8 @@ def _setup(server_url: str, soap: ServiceFactory, account: AccountInfo,
     key = login(soap, account)
     docs = [parse(soap("Manage").CreateList(accessKey=key, name=f"L{i}", copyTemplate=False,
                                             defaultSettings="default")) for i in range(lists)]
-    return [int(d.findtext("list/listID") or 0) for d in docs], docs[0].findtext("list/listGUID") or ""
+    ids = [int(d.findtext("list/listID") or 0) for d in docs]
+    return ids, docs[0].findtext("list/listGUID") or ""
 
 
 def _get(server_url: str, account: AccountInfo, path: str, **params: object) -> str:
