@@ -39,8 +39,8 @@ class RecipientRepository(_Repo, uow.RecipientRepository):
         q = sa.select(t.recipients).where(r.account_id == account_id)
         if email:
             q = q.where(sa.func.lower(r.email) == email.lower(), r.email.isnot(None))
-        elif mobile:
-            q = q.where(r.mobile_prefix == mobile[0], r.mobile_number == mobile[1])
+        elif mobile:  # a number may be shared: the oldest recipient with it
+            q = q.where(r.mobile_number == mobile[1]).order_by(r.id)
         else:
             return None
         row = self.conn.execute(q).mappings().first()

@@ -126,9 +126,9 @@ def subscribe(deps: Deps, account_id: int, ip: str, list_ids: list[int], contact
             step = lifecycle.subscribe(_current(uow, lst, recipient), confirm)
             if step.outcome is Outcome.REFUSED:
                 return Outcome.REFUSED  # nothing is written for any list
-            _apply(uow, deps, lst, recipient, step, source, sender=sender)
-            if group_ids:
+            if group_ids:  # before the event: its snapshot carries the groups ([Groups])
                 uow.lifecycle.set_groups(account_id, lst.id, recipient.id, group_ids, False)
+            _apply(uow, deps, lst, recipient, step, source, sender=sender)
             outcomes.append(step.outcome)
         uow.commit()
     return Outcome.CHANGED if Outcome.CHANGED in outcomes else Outcome.ALREADY
