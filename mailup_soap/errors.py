@@ -130,3 +130,42 @@ class InvalidContact(InvalidArgument):
 
 class InvalidToken(MailUpError):
     """A confirmation link that was altered, is for another request, or expired."""
+
+
+class ImportDocumentEmpty(InvalidArgument):
+    def __init__(self) -> None:
+        super().__init__("xmlDoc", "empty")
+
+
+class ImportDocumentInvalid(InvalidArgument):
+    """Not XML, hostile XML, or not a <subscribers> document (MailUp's -402)."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__("xmlDoc", reason)
+
+
+class ImportProcessNotFound(NotFound):
+    def __init__(self, process_id: int) -> None:
+        super().__init__(f"import process {process_id} not found")
+        self.process_id = process_id
+
+
+class ImportAlreadyRunning(MailUpError):
+    """Another process of the same list is running (-601)."""
+
+    def __init__(self, list_id: int) -> None:
+        super().__init__(f"an import process is already running for list {list_id}")
+
+
+class ImportAlreadyStarted(MailUpError):
+    """The process was started already (-602)."""
+
+    def __init__(self, process_id: int) -> None:
+        super().__init__(f"import process {process_id} was started already")
+
+
+class ListCountMismatch(InvalidArgument):
+    """StartImportProcesses: listsIDs and listsGUIDs differ in length (-450)."""
+
+    def __init__(self) -> None:
+        super().__init__("listsIDs", "listsIDs and listsGUIDs must have as many elements")

@@ -75,9 +75,10 @@ def record(conn: Connection, account_id: int, list_id: int, event: EventType,
 
 
 def defer(conn: Connection, task: str, queue: str, args: dict[str, object],
-          at: dt.datetime | None = None) -> None:
-    """Defer a procrastinate job inside the caller's transaction."""
+          at: dt.datetime | None = None, lock: str | None = None) -> None:
+    """Defer a procrastinate job inside the caller's transaction. Jobs sharing a `lock` run
+    one at a time, in order, whatever the number of workers."""
     conn.execute(sa.text(
-        "SELECT procrastinate_defer_jobs_v1(ARRAY[ROW(:queue, :task, 0, NULL, NULL, "
+        "SELECT procrastinate_defer_jobs_v1(ARRAY[ROW(:queue, :task, 0, :lock, NULL, "
         "CAST(:args AS jsonb), :at)::procrastinate_job_to_defer_v1])"),
-        {"queue": queue, "task": task, "args": json.dumps(args), "at": at})
+        {"queue": queue, "task": task, "args": json.dumps(args), "at": at, "lock": lock})

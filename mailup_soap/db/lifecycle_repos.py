@@ -143,8 +143,8 @@ class LifecycleRepository(_Repo, uow.LifecycleRepository):
 
 class JobQueue(_Repo, uow.JobQueue):
     def defer(self, task: str, queue: str, args: dict[str, object],
-              at: dt.datetime | None = None) -> None:
-        events.defer(self.conn, task, queue, args, at)
+              at: dt.datetime | None = None, lock: str | None = None) -> None:
+        events.defer(self.conn, task, queue, args, at, lock)
 
 
 class FrontendIpRepository(_Repo, uow.FrontendIpRepository):

@@ -106,8 +106,8 @@ recipients = sa.Table(
 )
 sa.Index("recipients_email_key", recipients.c.account_id, sa.func.lower(recipients.c.email),
          unique=True, postgresql_where=recipients.c.email.isnot(None))
-sa.Index("recipients_mobile_key", recipients.c.account_id, recipients.c.mobile_prefix,
-         recipients.c.mobile_number, unique=True,
+# Not unique: an email address identifies a recipient; two of them may share a phone.
+sa.Index("recipients_mobile_idx", recipients.c.account_id, recipients.c.mobile_number,
          postgresql_where=recipients.c.mobile_number.isnot(None))
 
 subscriptions = sa.Table(
@@ -231,4 +231,43 @@ webhook_attempts = sa.Table(
     sa.Column("status_code", sa.Integer),
     sa.Column("error", sa.Text),
     sa.Column("duration_ms", sa.Integer, nullable=False),
+)
+
+import_processes = sa.Table(
+    "import_processes", metadata,
+    sa.Column("id", sa.BigInteger, sa.Identity(), primary_key=True),  # idProcess
+    sa.Column("account_id", sa.Integer, nullable=False),
+    sa.Column("list_id", sa.Integer, nullable=False),
+    sa.Column("status", sa.SmallInteger, nullable=False, server_default="1"),
+    sa.Column("options", JSONB, nullable=False),
+    sa.Column("source", sa.Text, nullable=False, server_default="API"),
+    sa.Column("rows_staged", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("rows_done", sa.Integer, nullable=False, server_default="0"),  # merged up to row_no
+    *[sa.Column(name, sa.Integer, nullable=False, server_default="0") for name in (
+        "total", "new_email", "new_mobile", "existing_email", "existing_mobile", "opt_out_email",
+        "opt_out_mobile", "rejected_email", "rejected_mobile", "rejected_other",
+        "confirmations")],
+    sa.Column("error", sa.Text),
+    sa.Column("created_at", TS, nullable=False, server_default=_now()),
+    sa.Column("started_at", TS),
+    sa.Column("ended_at", TS),
+    sa.ForeignKeyConstraint(["account_id", "list_id"], ["lists.account_id", "lists.id"],
+                            ondelete="CASCADE"),
+    sa.CheckConstraint("status between 1 and 4", name="import_processes_status_check"),
+)
+sa.Index("import_processes_list_idx", import_processes.c.account_id, import_processes.c.list_id,
+         import_processes.c.status)
+
+# Validated rows of a process, COPYed in by NewImportProcess and merged by the worker.
+import_rows = sa.Table(
+    "import_rows", metadata,
+    sa.Column("process_id", sa.BigInteger,
+              sa.ForeignKey("import_processes.id", ondelete="CASCADE"), primary_key=True),
+    sa.Column("row_no", sa.Integer, primary_key=True),
+    sa.Column("email", sa.Text),
+    sa.Column("mobile_number", sa.Text),
+    *[sa.Column(f"field{i}", sa.Text) for i in range(1, PERSONAL_FIELD_COUNT + 1)],
+    sa.Column("status", sa.Text),  # FTP CSV: subscribe / unsubscribe / pending / delete
+    sa.Column("groups", sa.Text),  # FTP CSV: group ids for this row
+    sa.Column("problem", sa.Text),  # why the row is rejected; NULL when valid
 )

@@ -4,6 +4,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
+from mailup_soap.db import import_repos
 from mailup_soap.db import lifecycle_repos as lrepos
 from mailup_soap.db import repositories as repos
 from mailup_soap.service_layer.unit_of_work import AbstractUnitOfWork
@@ -38,6 +39,7 @@ class SqlAlchemyUnitOfWork(AbstractUnitOfWork):
         self.jobs = lrepos.JobQueue(conn)
         self.frontend_ips = lrepos.FrontendIpRepository(conn)
         self.webhooks = lrepos.WebhookRepository(conn)
+        self.imports = import_repos.ImportRepository(conn)
         return self
 
     def __exit__(self, *args: object) -> None:

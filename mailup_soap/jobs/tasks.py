@@ -10,7 +10,7 @@ from collections.abc import Callable
 
 from procrastinate import Blueprint, JobContext, RetryStrategy
 
-from mailup_soap.service_layer import auth, confirmations, subscriptions, webhooks
+from mailup_soap.service_layer import auth, confirmations, imports, subscriptions, webhooks
 from mailup_soap.service_layer.deps import Deps
 
 log = logging.getLogger("mailup_soap.jobs")
@@ -53,6 +53,11 @@ def make_blueprint(deps: Callable[[], Deps]) -> Blueprint:
                           sender_email: str = "", sender_name: str = "") -> bool:
         return confirmations.send_confirmation(deps(), account_id, list_id, recipient_id,
                                                sender_email, sender_name)
+
+    # One list at a time: StartProcess defers it with a per-list procrastinate lock.
+    @bp.task(name="run_import", queue=imports.IMPORT_QUEUE)
+    def run_import(process_id: int) -> int:
+        return int(imports.run_process(deps(), process_id))
 
     @bp.periodic(cron="* * * * *")
     @bp.task(name="retry_stalled_jobs", queue="maintenance", pass_context=True,

@@ -43,7 +43,7 @@ def parse_guid(raw: str | None) -> uuid.UUID:
         raise errors.ListGuidInvalid(raw or "") from None
 
 
-def _checked_list(uow: AbstractUnitOfWork, caller: Caller, list_id: int,
+def checked_list(uow: AbstractUnitOfWork, caller: Caller, list_id: int,
                   guid: str | None) -> MailingList:
     """Import-style lookup: the list must exist and, when a GUID is given, match it."""
     if list_id <= 0:
@@ -157,7 +157,7 @@ def create_group(deps: Deps, cred: Credentials, list_id: int, name: str | None,
         raise errors.GroupNameMissing()
     with deps.uow() as uow:
         caller = authorize(uow, deps, cred)
-        target = _checked_list(uow, caller, list_id, list_guid)
+        target = checked_list(uow, caller, list_id, list_guid)
         existing = uow.groups.by_name(caller.account_id, list_id, clean)
         if existing is not None:
             return GroupCreated(target, existing, created=False)

@@ -8,8 +8,11 @@ import abc
 import dataclasses
 import datetime as dt
 import uuid
+from collections.abc import Iterable
 from types import TracebackType
 
+from mailup_soap.domain.import_readers import StagedRow
+from mailup_soap.domain.imports import ImportOptions, ImportProcess, ProcessStatus
 from mailup_soap.domain.model import (
     Account,
     ChangeSource,
@@ -198,8 +201,9 @@ class LifecycleRepository(abc.ABC):
 class JobQueue(abc.ABC):
     @abc.abstractmethod
     def defer(self, task: str, queue: str, args: dict[str, object],
-              at: dt.datetime | None = None) -> None:
-        """Queue a job that exists if and only if this unit of work commits."""
+              at: dt.datetime | None = None, lock: str | None = None) -> None:
+        """Queue a job that exists if and only if this unit of work commits; jobs with the
+        same `lock` never run at the same time."""
 
 
 class FrontendIpRepository(abc.ABC):
@@ -263,6 +267,38 @@ class WebhookRepository(abc.ABC):
     def attempts(self, delivery_id: int) -> list[tuple[dt.datetime, int | None, str | None]]: ...
 
 
+class ImportRepository(abc.ABC):
+    @abc.abstractmethod
+    def create(self, account_id: int, list_id: int, options: ImportOptions,
+               source: ChangeSource) -> int: ...
+
+    @abc.abstractmethod
+    def stage(self, process_id: int, rows: Iterable[StagedRow]) -> None:
+        """Store the rows (COPY); the document is read as it is stored."""
+
+    @abc.abstractmethod
+    def get(self, process_id: int, account_id: int | None = None,
+            lock: bool = False) -> ImportProcess | None: ...
+
+    @abc.abstractmethod
+    def queued(self, account_id: int) -> list[ImportProcess]: ...
+
+    @abc.abstractmethod
+    def running_for_list(self, account_id: int, list_id: int) -> bool:
+        """Also serialises concurrent starts for the list until commit."""
+
+    @abc.abstractmethod
+    def mark(self, process_id: int, status: ProcessStatus, now: dt.datetime,
+             error: str | None = None) -> None: ...
+
+    @abc.abstractmethod
+    def merge_batch(self, process: ImportProcess, low: int, high: int,
+                    now: dt.datetime) -> None: ...
+
+    @abc.abstractmethod
+    def clear_rows(self, process_id: int) -> None: ...
+
+
 class AbstractUnitOfWork(abc.ABC):
     accounts: AccountRepository
     users: UserRepository
@@ -276,6 +312,7 @@ class AbstractUnitOfWork(abc.ABC):
     jobs: JobQueue
     frontend_ips: FrontendIpRepository
     webhooks: WebhookRepository
+    imports: ImportRepository
 
     def __enter__(self) -> AbstractUnitOfWork:
         return self

@@ -34,6 +34,12 @@ IMPORT_CODES: dict[type[errors.MailUpError], int] = AUTH_CODES | {
     errors.ListNotFound: -101,
     errors.ListGuidMismatch: -101,
     errors.ListGuidInvalid: -102,
+    errors.ImportDocumentEmpty: -401,
+    errors.ImportDocumentInvalid: -402,
+    errors.ListCountMismatch: -450,
+    errors.ImportProcessNotFound: -501,
+    errors.ImportAlreadyRunning: -601,
+    errors.ImportAlreadyStarted: -602,
 }
 # Codes that are relative to the operation's base (-300 + 1 = -301 list not specified).
 IMPORT_RELATIVE: dict[type[errors.MailUpError], int] = {

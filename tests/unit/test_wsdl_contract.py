@@ -14,8 +14,7 @@ WSDL_DIR = pathlib.Path(__file__).resolve().parents[2] / "wsdl"
 
 # Answered with Server.NotImplemented until the issue that builds them lands.
 NOT_IMPLEMENTED = {
-    "WSMailUpImport": {"NewImportProcess", "StartImportProcesses", "GetProcessDetails",
-                       "StartProcess"},
+    "WSMailUpImport": set(),
     "MailupSend": {
         "GetCredits", "GetCreditsLists", "GetUserAccess", "CheckUserHash", "GetTemplates",
         "GetNewsletters", "GetMessages", "CreateNewsletter", "EditNewsletter",

@@ -1,0 +1,254 @@
+"""The set-based import engine: COPY validated rows into `import_rows`, then merge them into
+recipients, subscriptions, groups and events in batches, one transaction per batch, with
+SQL statements that each handle the whole batch (no per-row round trips).
+
+A batch commits with the process's progress (`rows_done`) and counters, so a worker killed
+in the middle loses at most its open batch, which is rolled back; the retried job starts at
+the next batch and ends in the state a clean run gives."""
+from __future__ import annotations
+
+import datetime as dt
+import io
+import json
+from collections.abc import Iterable, Iterator
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from mailup_soap.db import events
+from mailup_soap.domain.import_readers import StagedRow
+from mailup_soap.domain.imports import ImportOptions, transition_table
+from mailup_soap.domain.lifecycle import Outcome
+from mailup_soap.domain.model import PERSONAL_FIELD_COUNT, ChangeSource, EventType
+
+CONFIRM_TASK = "mailup:send_confirmation"
+MAIL_QUEUE = "mail"
+
+FIELDS = [f"field{i}" for i in range(1, PERSONAL_FIELD_COUNT + 1)]
+_COPY_COLUMNS = ["process_id", "row_no", "email", "mobile_number", *FIELDS, "status", "groups",
+                 "problem"]
+
+
+def _copy_value(value: str | None) -> str:
+    if value is None:
+        return "\\N"
+    return (value.replace("\\", "\\\\").replace("\t", "\\t").replace("\n", "\\n")
+            .replace("\r", "\\r"))
+
+
+class _LineStream(io.RawIOBase):
+    """A file over an iterator of text lines, for COPY FROM STDIN without building it all."""
+
+    def __init__(self, lines: Iterator[str]) -> None:
+        self._lines = lines
+        self._buffer = b""
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, target: Any) -> int:
+        while len(self._buffer) < len(target):
+            try:
+                self._buffer += next(self._lines).encode("utf-8")
+            except StopIteration:
+                break
+        size = min(len(target), len(self._buffer))
+        target[:size] = self._buffer[:size]
+        self._buffer = self._buffer[size:]
+        return size
+
+
+class StageCounts:
+    def __init__(self) -> None:
+        self.rows = self.rejected_email = self.rejected_mobile = self.rejected_other = 0
+
+    def count(self, row: StagedRow) -> None:
+        self.rows += 1
+        if row.problem is None:
+            return
+        if row.problem.startswith("Email"):
+            self.rejected_email += 1
+        elif row.problem.startswith("Sms"):
+            self.rejected_mobile += 1
+        else:
+            self.rejected_other += 1
+
+
+def stage(conn: Connection, process_id: int, rows: Iterable[StagedRow]) -> StageCounts:
+    """COPY the rows of a document into import_rows (streamed: memory does not grow)."""
+    counts = StageCounts()
+    reader_error: list[Exception] = []
+
+    def lines() -> Iterator[str]:
+        try:
+            for row in rows:
+                counts.count(row)
+                yield _copy_line(process_id, row)
+        except Exception as exc:  # the document itself is bad: psycopg2 would hide why
+            reader_error.append(exc)
+            raise
+
+    cursor = conn.connection.cursor()
+    try:
+        cursor.copy_expert(f"COPY import_rows ({', '.join(_COPY_COLUMNS)}) FROM STDIN",
+                           io.BufferedReader(_LineStream(lines()), 1 << 16))
+    except Exception:
+        if reader_error:
+            raise reader_error[0] from None
+        raise
+    finally:
+        cursor.close()
+    conn.execute(sa.text(
+        "UPDATE import_processes SET rows_staged = :rows, total = :rows, "
+        "rejected_email = :re, rejected_mobile = :rm, rejected_other = :ro WHERE id = :p"),
+        {"rows": counts.rows, "re": counts.rejected_email, "rm": counts.rejected_mobile,
+         "ro": counts.rejected_other, "p": process_id})
+    return counts
+
+
+def _copy_line(process_id: int, row: StagedRow) -> str:
+    values = [str(process_id), str(row.row_no), row.email, row.mobile_number,
+              *[row.fields.get(i) for i in range(1, PERSONAL_FIELD_COUNT + 1)],
+              row.extra.get("status"), row.extra.get("groups"), row.problem]
+    return "\t".join(_copy_value(v) for v in values) + "\n"
+
+
+def _field_expr(name: str, empty_clears: bool) -> str:
+    if empty_clears:  # importType 4..6: an empty element clears, a missing one keeps
+        return f"CASE WHEN b.{name} IS NULL THEN r.{name} ELSE NULLIF(b.{name}, '') END"
+    return f"COALESCE(NULLIF(b.{name}, ''), r.{name})"
+
+
+def _transitions(opts: ImportOptions) -> str:
+    table = [{"state": state, "status": t.status.value if t.status else None,
+              "event": t.event.value if t.event else None, "confirm": t.send_confirmation}
+             for state, t in transition_table(opts).items()
+             if t.outcome is Outcome.CHANGED or t.send_confirmation]
+    return json.dumps(table)
+
+
+def merge_batch(conn: Connection, process_id: int, account_id: int, list_id: int,
+                opts: ImportOptions, low: int, high: int, source: ChangeSource,
+                now: dt.datetime) -> None:
+    """Merge staged rows low < row_no <= high and record the progress, in the caller's
+    transaction (see the module docstring)."""
+    p = {"p": process_id, "a": account_id, "l": list_id, "lo": low, "hi": high, "now": now,
+         "source": source.value, "groups": list(opts.group_ids), "table": _transitions(opts)}
+    run = _runner(conn, p)
+    run("""CREATE TEMP TABLE ib ON COMMIT DROP AS
+           SELECT DISTINCT ON (COALESCE(lower(email), mobile_number)) *,
+                  NULL::bigint AS recipient_id, false AS inserted, 'new'::text AS state
+           FROM import_rows
+           WHERE process_id = :p AND row_no > :lo AND row_no <= :hi AND problem IS NULL
+           ORDER BY COALESCE(lower(email), mobile_number), row_no DESC""")
+    run("""UPDATE ib SET recipient_id = r.id FROM recipients r
+           WHERE ib.email IS NOT NULL AND r.account_id = :a AND r.email IS NOT NULL
+             AND lower(r.email) = lower(ib.email)""")
+    run("""UPDATE ib SET recipient_id = (SELECT min(r.id) FROM recipients r
+                                         WHERE r.account_id = :a
+                                           AND r.mobile_number = ib.mobile_number)
+           WHERE ib.email IS NULL""")
+    run("""UPDATE ib SET inserted = true,
+                  recipient_id = nextval(pg_get_serial_sequence('recipients', 'id'))
+           WHERE recipient_id IS NULL""")
+    run(f"""INSERT INTO recipients (id, account_id, email, mobile_prefix, mobile_number,
+                                    {', '.join(FIELDS)})
+            SELECT recipient_id, :a, email, CASE WHEN mobile_number IS NOT NULL THEN '' END,
+                   mobile_number, {', '.join(f"NULLIF({f}, '')" for f in FIELDS)}
+            FROM ib WHERE inserted""")
+    exprs = [_field_expr(f, opts.empty_clears) for f in FIELDS]
+    mobile = "COALESCE(b.mobile_number, r.mobile_number)"
+    run(f"""UPDATE recipients r SET {', '.join(f'{f} = {e}' for f, e in zip(FIELDS, exprs,
+                                                                          strict=True))},
+                   mobile_number = {mobile},
+                   mobile_prefix = CASE WHEN {mobile} IS NOT NULL THEN '' END,
+                   updated_at = :now
+            FROM ib b
+            WHERE NOT b.inserted AND r.account_id = :a AND r.id = b.recipient_id
+              AND ({', '.join(f'r.{f}' for f in FIELDS)}, r.mobile_number)
+                  IS DISTINCT FROM ({', '.join(exprs)}, {mobile})""")
+    run("""UPDATE ib SET state = COALESCE((
+               SELECT CASE WHEN s.status = 'unsubscribed' AND s.unsubscribe_reason IN (8, 16)
+                           THEN 'final' ELSE s.status END
+               FROM subscriptions s
+               WHERE s.account_id = :a AND s.list_id = :l AND s.recipient_id = ib.recipient_id),
+           'new')""")
+    run("""CREATE TEMP TABLE it ON COMMIT DROP AS
+           SELECT * FROM jsonb_to_recordset(CAST(:table AS jsonb))
+                    AS x(state text, status text, event text, confirm boolean)""")
+    run("""INSERT INTO subscriptions (account_id, list_id, recipient_id, status, requested_at,
+                                      subscribed_at, unsubscribed_at, unsubscribe_reason,
+                                      unsubscribe_source, updated_at)
+           SELECT :a, :l, ib.recipient_id, it.status,
+                  CASE WHEN it.status = 'pending' THEN :now END,
+                  CASE WHEN it.status = 'subscribed' THEN :now END,
+                  CASE WHEN it.status = 'unsubscribed' THEN :now END,
+                  CASE WHEN it.status = 'unsubscribed' THEN 4 END,
+                  CASE WHEN it.status = 'unsubscribed' THEN :source END, :now
+           FROM ib JOIN it ON it.state = ib.state
+           WHERE it.status IS NOT NULL
+           ON CONFLICT (account_id, list_id, recipient_id) DO UPDATE SET
+               status = EXCLUDED.status,
+               requested_at = COALESCE(EXCLUDED.requested_at, subscriptions.requested_at),
+               subscribed_at = COALESCE(EXCLUDED.subscribed_at, subscriptions.subscribed_at),
+               unsubscribed_at = COALESCE(EXCLUDED.unsubscribed_at,
+                                          subscriptions.unsubscribed_at),
+               unsubscribe_reason = EXCLUDED.unsubscribe_reason,
+               unsubscribe_source = EXCLUDED.unsubscribe_source,
+               updated_at = EXCLUDED.updated_at""")
+    for event in {t.event for t in transition_table(opts).values() if t.event}:
+        events.record(conn, account_id, list_id, event, source, now,
+                      recipients="r.id IN (SELECT ib.recipient_id FROM ib JOIN it "
+                                 "ON it.state = ib.state WHERE it.event = :ev)",
+                      reason=4 if event is EventType.UNSUBSCRIBED else None,
+                      ev=event.value)
+    confirmations = run("""SELECT COALESCE(cardinality(procrastinate_defer_jobs_v1(ARRAY(
+               SELECT ROW(:queue, :task, 0, NULL, NULL,
+                          jsonb_build_object('account_id', :a, 'list_id', :l,
+                                             'recipient_id', ib.recipient_id),
+                          NULL)::procrastinate_job_to_defer_v1
+               FROM ib JOIN it ON it.state = ib.state
+               WHERE it.confirm AND ib.email IS NOT NULL))), 0)""",
+                        queue=MAIL_QUEUE, task=CONFIRM_TASK).scalar_one()
+    if opts.group_ids:
+        if opts.replace_groups:
+            run("""DELETE FROM group_members m USING ib
+                   WHERE m.account_id = :a AND m.recipient_id = ib.recipient_id
+                     AND m.group_id IN (SELECT id FROM groups
+                                        WHERE account_id = :a AND list_id = :l)
+                     AND NOT (m.group_id = ANY (CAST(:groups AS integer[])))""")
+        run("""INSERT INTO group_members (account_id, group_id, recipient_id)
+               SELECT :a, g.id, ib.recipient_id FROM ib JOIN groups g
+                 ON g.account_id = :a AND g.list_id = :l
+                AND g.id = ANY (CAST(:groups AS integer[]))
+               ON CONFLICT DO NOTHING""")
+    run("""UPDATE import_processes ip SET rows_done = :hi,
+               new_email = ip.new_email + c.new_email,
+               new_mobile = ip.new_mobile + c.new_mobile,
+               existing_email = ip.existing_email + c.existing_email,
+               existing_mobile = ip.existing_mobile + c.existing_mobile,
+               opt_out_email = ip.opt_out_email + c.opt_out_email,
+               opt_out_mobile = ip.opt_out_mobile + c.opt_out_mobile,
+               confirmations = ip.confirmations + :confirmations
+           FROM (SELECT count(*) FILTER (WHERE inserted AND email IS NOT NULL) AS new_email,
+                        count(*) FILTER (WHERE inserted AND email IS NULL) AS new_mobile,
+                        count(*) FILTER (WHERE NOT inserted AND email IS NOT NULL)
+                            AS existing_email,
+                        count(*) FILTER (WHERE NOT inserted AND email IS NULL)
+                            AS existing_mobile,
+                        count(*) FILTER (WHERE opted_out AND email IS NOT NULL)
+                            AS opt_out_email,
+                        count(*) FILTER (WHERE opted_out AND email IS NULL) AS opt_out_mobile
+                 FROM (SELECT ib.*, COALESCE(it.status = 'unsubscribed',
+                                             ib.state IN ('unsubscribed', 'final'))
+                                    AS opted_out
+                       FROM ib LEFT JOIN it ON it.state = ib.state
+                                           AND it.status IS NOT NULL) AS batch) c
+           WHERE ip.id = :p""", confirmations=confirmations)
+
+
+def _runner(conn: Connection, params: dict[str, Any]) -> Any:
+    def run(sql: str, **extra: Any) -> Any:
+        return conn.execute(sa.text(sql), params | extra)
+    return run

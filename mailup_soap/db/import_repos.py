@@ -1,0 +1,82 @@
+"""Import processes. See `service_layer.unit_of_work.ImportRepository`."""
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+from collections.abc import Iterable
+from typing import Any
+
+import sqlalchemy as sa
+
+from mailup_soap.db import bulk_import
+from mailup_soap.db import tables as t
+from mailup_soap.db.repositories import _Repo
+from mailup_soap.domain.import_readers import StagedRow
+from mailup_soap.domain.imports import ImportOptions, ImportProcess, ProcessCounts, ProcessStatus
+from mailup_soap.domain.model import ChangeSource
+from mailup_soap.service_layer import unit_of_work as uow
+
+_COUNTS = [f.name for f in dataclasses.fields(ProcessCounts)]
+
+
+def _options(raw: dict[str, Any]) -> ImportOptions:
+    return ImportOptions(**(raw | {"group_ids": tuple(raw.get("group_ids", ()))}))
+
+
+def _process(row: Any) -> ImportProcess:
+    return ImportProcess(row.id, row.account_id, row.list_id, ProcessStatus(row.status),
+                         _options(row.options), row.rows_staged, row.rows_done,
+                         ProcessCounts(**{name: getattr(row, name) for name in _COUNTS}),
+                         row.confirmations, row.created_at, row.started_at, row.ended_at,
+                         row.error, ChangeSource(row.source))
+
+
+class ImportRepository(_Repo, uow.ImportRepository):
+    def create(self, account_id: int, list_id: int, options: ImportOptions,
+               source: ChangeSource) -> int:
+        return int(self.conn.execute(t.import_processes.insert().values(
+            account_id=account_id, list_id=list_id, options=dataclasses.asdict(options),
+            source=source.value).returning(t.import_processes.c.id)).scalar_one())
+
+    def stage(self, process_id: int, rows: Iterable[StagedRow]) -> None:
+        bulk_import.stage(self.conn, process_id, rows)
+
+    def get(self, process_id: int, account_id: int | None = None,
+            lock: bool = False) -> ImportProcess | None:
+        q = sa.select(t.import_processes).where(t.import_processes.c.id == process_id)
+        if account_id is not None:
+            q = q.where(t.import_processes.c.account_id == account_id)
+        row = self.conn.execute(q.with_for_update() if lock else q).first()
+        return _process(row) if row else None
+
+    def queued(self, account_id: int) -> list[ImportProcess]:
+        p = t.import_processes.c
+        rows = self.conn.execute(sa.select(t.import_processes).where(
+            p.account_id == account_id, p.status == int(ProcessStatus.QUEUED)).order_by(p.id))
+        return [_process(r) for r in rows]
+
+    def running_for_list(self, account_id: int, list_id: int) -> bool:
+        # Two StartProcess calls for the same list must not both see "nothing running".
+        self.conn.execute(sa.select(sa.func.pg_advisory_xact_lock(account_id, list_id)))
+        p = t.import_processes.c
+        return self.conn.execute(sa.select(sa.literal(1)).where(
+            p.account_id == account_id, p.list_id == list_id,
+            p.status == int(ProcessStatus.RUNNING))).first() is not None
+
+    def mark(self, process_id: int, status: ProcessStatus, now: dt.datetime,
+             error: str | None = None) -> None:
+        values: dict[str, Any] = {"status": int(status), "error": error}
+        if status is ProcessStatus.RUNNING:
+            values["started_at"] = now
+        elif status in (ProcessStatus.COMPLETED, ProcessStatus.FAILED):
+            values["ended_at"] = now
+        self.conn.execute(t.import_processes.update().where(
+            t.import_processes.c.id == process_id).values(values))
+
+    def merge_batch(self, process: ImportProcess, low: int, high: int,
+                    now: dt.datetime) -> None:
+        bulk_import.merge_batch(self.conn, process.id, process.account_id, process.list_id,
+                                process.options, low, high, process.source, now)
+
+    def clear_rows(self, process_id: int) -> None:
+        self.conn.execute(t.import_rows.delete().where(t.import_rows.c.process_id == process_id))

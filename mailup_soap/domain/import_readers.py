@@ -1,0 +1,147 @@
+"""Streaming readers of import documents: MailUp's XML (`<subscribers><subscriber ...>`)
+and MailUp's pipe-separated CSV (header of field ids). Each yields one `StagedRow` per
+contact, valid or not; nothing is held in memory beyond the current row."""
+from __future__ import annotations
+
+import csv
+import dataclasses
+import io
+import re
+from collections.abc import Iterable, Iterator
+from typing import IO
+
+from lxml import etree
+
+from mailup_soap import errors
+from mailup_soap.domain.contacts import FIELD_MAX, normalize_email, normalize_mobile
+from mailup_soap.domain.imports import Channels, ImportOptions
+from mailup_soap.domain.model import PERSONAL_FIELD_COUNT
+
+CAMPO = re.compile(r"^campo(\d{1,2})$", re.IGNORECASE)
+# MailUp CSV column ids (spec 7.1).
+EMAIL_COLUMN, PREFIX_COLUMN, NUMBER_COLUMN, FULL_MOBILE_COLUMN = "111", "222", "333", "444"
+
+
+@dataclasses.dataclass(frozen=True)
+class StagedRow:
+    row_no: int
+    email: str | None
+    mobile_number: str | None  # "+<prefix><number>", see contacts.normalize_mobile
+    fields: dict[int, str]  # present fields only; "" = present but empty
+    problem: str | None = None
+    extra: dict[str, str] = dataclasses.field(default_factory=dict)  # e.g. CSV status/groups
+
+
+def _contact(row_no: int, email: str | None, prefix: str | None, number: str | None,
+             fields: dict[int, str], opts: ImportOptions,
+             extra: dict[str, str] | None = None) -> StagedRow:
+    """Validate one contact; a bad value makes the row rejected, not the import."""
+    try:
+        if opts.mobile_input_type == 2 and (number or "").strip():
+            digits = re.sub(r"\D", "", prefix or "", flags=re.ASCII).removeprefix("00")
+            number = "+" + digits + re.sub(r"[\s\-./()]", "", number or "", flags=re.ASCII)
+        mobile = normalize_mobile(number)
+        clean_email = normalize_email(email)
+    except errors.InvalidContact as exc:
+        return StagedRow(row_no, None, None, {}, f"{exc.name}: {exc.reason}", extra or {})
+    if opts.channels is Channels.EMAIL:
+        mobile = None
+    elif opts.channels is Channels.SMS:
+        clean_email = None
+    if clean_email is None and mobile is None:
+        return StagedRow(row_no, None, None, {}, "no email address or mobile number",
+                         extra or {})
+    for field_id, value in fields.items():
+        if len(value) > FIELD_MAX:
+            return StagedRow(row_no, None, None, {}, f"campo{field_id} longer than {FIELD_MAX}",
+                             extra or {})
+    return StagedRow(row_no, clean_email, mobile[1] if mobile else None, fields, None,
+                     extra or {})
+
+
+def _secure_iterparse(source: IO[bytes]) -> Iterator[tuple[str, etree._Element]]:
+    # No DTD, no entities, no network, libxml2's size and depth limits kept (huge_tree off).
+    events: Iterator[tuple[str, etree._Element]] = etree.iterparse(
+        source, events=("start", "end"), resolve_entities=False, load_dtd=False,
+        no_network=True, huge_tree=False, remove_pis=True)
+    return events
+
+
+def read_xml(source: IO[bytes], opts: ImportOptions) -> Iterator[StagedRow]:
+    """MailUp's import XML. Raises ImportDocumentInvalid for non-XML, a DOCTYPE, or another
+    root element; rows themselves are never fatal."""
+    row_no = 0
+    events = _secure_iterparse(source)
+    try:
+        for event, elem in events:
+            if row_no == 0 and event == "start" and elem.getparent() is None:
+                info = elem.getroottree().docinfo
+                if info.doctype or info.internalDTD is not None:
+                    raise errors.ImportDocumentInvalid("DOCTYPE is not allowed")
+                if etree.QName(elem).localname != "subscribers":
+                    raise errors.ImportDocumentInvalid("the root element must be <subscribers>")
+            if event != "end" or etree.QName(elem).localname != "subscriber":
+                continue
+            row_no += 1
+            yield _xml_row(row_no, elem, opts)
+            parent = elem.getparent()
+            elem.clear()
+            while parent is not None and elem.getprevious() is not None:
+                del parent[0]  # free what was read: memory stays flat on any size
+    except etree.XMLSyntaxError as exc:
+        raise errors.ImportDocumentInvalid(f"not well-formed XML: {exc}") from None
+
+
+def _xml_row(row_no: int, elem: etree._Element, opts: ImportOptions) -> StagedRow:
+    fields: dict[int, str] = {}
+    for child in elem:
+        match = CAMPO.match(etree.QName(child).localname if isinstance(child.tag, str) else "")
+        if match is None:
+            continue
+        field_id = int(match.group(1))
+        if not 1 <= field_id <= PERSONAL_FIELD_COUNT:
+            return StagedRow(row_no, None, None, {}, f"unknown field campo{field_id}")
+        fields[field_id] = (child.text or "").strip()
+    return _contact(row_no, elem.get("email"), elem.get("Prefix"), elem.get("Number"), fields,
+                    opts)
+
+
+def read_xml_string(document: str | None, opts: ImportOptions) -> Iterator[StagedRow]:
+    if not (document or "").strip():
+        raise errors.ImportDocumentEmpty()
+    return read_xml(io.BytesIO((document or "").strip().encode("utf-8")), opts)
+
+
+def read_csv(lines: Iterable[str], opts: ImportOptions,
+             extra_columns: tuple[str, ...] = ()) -> Iterator[StagedRow]:
+    """MailUp's CSV: `|`-separated, a header of field ids (111 email, 222 prefix, 333 number,
+    444 full mobile, 1..39 personal fields) plus the `extra_columns` named here (e.g. status,
+    groups), the same column count on every row."""
+    reader = csv.reader(lines, delimiter="|")
+    try:
+        header = [h.strip().lower() for h in next(reader)]
+    except StopIteration:
+        raise errors.ImportDocumentEmpty() from None
+    known = {EMAIL_COLUMN, PREFIX_COLUMN, NUMBER_COLUMN, FULL_MOBILE_COLUMN, *extra_columns}
+    for name in header:
+        if name not in known and not (name.isascii() and name.isdigit()
+                                      and 1 <= int(name) <= PERSONAL_FIELD_COUNT):
+            raise errors.ImportDocumentInvalid(f"unknown column {name!r} in the header")
+    if EMAIL_COLUMN not in header and not {NUMBER_COLUMN, FULL_MOBILE_COLUMN} & set(header):
+        raise errors.ImportDocumentInvalid("no email (111) or mobile (333/444) column")
+    for row_no, cells in enumerate(reader, 1):
+        if not any(c.strip() for c in cells):
+            continue
+        if len(cells) != len(header):
+            yield StagedRow(row_no, None, None, {},
+                            f"{len(cells)} columns where the header has {len(header)}")
+            continue
+        values = dict(zip(header, (c.strip() for c in cells), strict=True))
+        fields = {int(k): v for k, v in values.items() if k.isdigit() and len(k) <= 2}
+        number = values.get(FULL_MOBILE_COLUMN) or values.get(NUMBER_COLUMN)
+        prefix = values.get(PREFIX_COLUMN)
+        if prefix and values.get(NUMBER_COLUMN) and not values.get(FULL_MOBILE_COLUMN):
+            number = "+" + prefix.lstrip("+").removeprefix("00") + values[NUMBER_COLUMN]
+        extra = {k: values[k] for k in extra_columns if k in values}
+        yield _contact(row_no, values.get(EMAIL_COLUMN), None, number, fields,
+                       dataclasses.replace(opts, mobile_input_type=1), extra)

@@ -1,0 +1,174 @@
+"""Import processes: created with their document (validated and stored at once), started
+one at a time per list, merged by a worker in batches (see db/bulk_import.py)."""
+from __future__ import annotations
+
+import dataclasses
+import logging
+from collections.abc import Callable, Iterable
+
+from mailup_soap import errors
+from mailup_soap.domain.contacts import parse_ids
+from mailup_soap.domain.import_readers import StagedRow, read_xml_string
+from mailup_soap.domain.imports import ImportOptions, ImportProcess, ProcessStatus
+from mailup_soap.domain.model import ChangeSource
+from mailup_soap.service_layer.auth import authorize
+from mailup_soap.service_layer.deps import Caller, Credentials, Deps
+from mailup_soap.service_layer.lists import checked_list
+from mailup_soap.service_layer.unit_of_work import AbstractUnitOfWork
+
+log = logging.getLogger("mailup_soap.imports")
+
+IMPORT_TASK = "mailup:run_import"
+IMPORT_QUEUE = "imports"
+# Rows per merge transaction: large enough that per-statement overhead vanishes, small
+# enough that a crash redoes little and a batch's temporary tables stay in memory.
+BATCH_ROWS = 25_000
+
+
+@dataclasses.dataclass(frozen=True)
+class ListResult:
+    """StartImportProcesses: what happened for one list."""
+
+    list_id: int
+    process_id: int
+    error: errors.MailUpError | None
+
+
+def _check(opts: ImportOptions) -> None:
+    problems = opts.problems()
+    if problems:
+        raise errors.InvalidArgument("import options", "; ".join(problems))
+
+
+def create_process(uow: AbstractUnitOfWork, account_id: int, list_id: int,
+                   rows: Iterable[StagedRow], opts: ImportOptions,
+                   source: ChangeSource = ChangeSource.API) -> int:
+    """Create a queued process and store its rows, in the caller's unit of work."""
+    process_id = uow.imports.create(account_id, list_id, opts, source)
+    uow.imports.stage(process_id, rows)
+    return process_id
+
+
+def new_process(deps: Deps, cred: Credentials, list_id: int, list_guid: str | None,
+                document: str | None, group_ids: str | None, opts: ImportOptions) -> int:
+    """NewImportProcess: returns the id of a process with status 1 (queued)."""
+    opts = dataclasses.replace(opts, group_ids=tuple(parse_ids(group_ids, ",")))
+    _check(opts)
+    with deps.uow() as uow:
+        caller = authorize(uow, deps, cred)
+        checked_list(uow, caller, list_id, list_guid)
+        process_id = create_process(uow, caller.account_id, list_id,
+                                    read_xml_string(document, opts), opts)
+        uow.commit()
+        return process_id
+
+
+def _start(uow: AbstractUnitOfWork, deps: Deps, caller: Caller, list_id: int,
+           process_id: int) -> None:
+    process = uow.imports.get(process_id, caller.account_id, lock=True)
+    if process is None or process.list_id != list_id:
+        raise errors.ImportProcessNotFound(process_id)
+    if process.status is not ProcessStatus.QUEUED:
+        raise errors.ImportAlreadyStarted(process_id)
+    if uow.imports.running_for_list(caller.account_id, list_id):
+        raise errors.ImportAlreadyRunning(list_id)
+    uow.imports.mark(process_id, ProcessStatus.RUNNING, deps.clock.now())
+    # The procrastinate lock keeps a list's imports one at a time on any number of workers.
+    uow.jobs.defer(IMPORT_TASK, IMPORT_QUEUE, {"process_id": process_id},
+                   lock=f"import-list-{caller.account_id}-{list_id}")
+
+
+def start_process(deps: Deps, cred: Credentials, list_id: int, list_guid: str | None,
+                  process_id: int) -> None:
+    with deps.uow() as uow:
+        caller = authorize(uow, deps, cred)
+        checked_list(uow, caller, list_id, list_guid)
+        _start(uow, deps, caller, list_id, process_id)
+        uow.commit()
+
+
+def process_details(deps: Deps, cred: Credentials, list_id: int, list_guid: str | None,
+                    process_id: int) -> ImportProcess:
+    with deps.uow() as uow:
+        caller = authorize(uow, deps, cred)
+        checked_list(uow, caller, list_id, list_guid)
+        process = uow.imports.get(process_id, caller.account_id)
+        if process is None or process.list_id != list_id:
+            raise errors.ImportProcessNotFound(process_id)
+        return process
+
+
+def start_processes(deps: Deps, cred: Credentials, lists_ids: str | None,
+                    lists_guids: str | None, document: str | None, groups_ids: str | None,
+                    opts: ImportOptions) -> list[ListResult]:
+    """StartImportProcesses: one process per list (`;`-separated ids and GUIDs, groups
+    `22,23;24`), or, without a document, start every process NewImportProcess queued."""
+    _check(opts)
+    if not (document or "").strip():
+        return _start_queued(deps, cred)
+    ids = [i.strip() for i in (lists_ids or "").split(";")]
+    guids = [g.strip() for g in (lists_guids or "").split(";")]
+    if len(ids) != len(guids):
+        raise errors.ListCountMismatch()
+    groups = (groups_ids or "").split(";")
+    results = []
+    for index, (raw_id, guid) in enumerate(zip(ids, guids, strict=True)):
+        list_id = int(raw_id) if raw_id.isascii() and raw_id.isdigit() else 0
+        try:
+            process_id = new_process(deps, cred, list_id, guid, document,
+                                     groups[index] if index < len(groups) else "", opts)
+            start_process(deps, cred, list_id, guid, process_id)
+            results.append(ListResult(list_id, process_id, None))
+        except errors.AuthenticationError:
+            raise
+        except errors.MailUpError as exc:
+            results.append(ListResult(list_id, 0, exc))
+    return results
+
+
+def _start_queued(deps: Deps, cred: Credentials) -> list[ListResult]:
+    with deps.uow() as uow:
+        caller = authorize(uow, deps, cred)
+        queued = uow.imports.queued(caller.account_id)
+    results = []
+    for process in queued:
+        try:
+            with deps.uow() as uow:
+                _start(uow, deps, caller, process.list_id, process.id)
+                uow.commit()
+            results.append(ListResult(process.list_id, process.id, None))
+        except errors.MailUpError as exc:
+            results.append(ListResult(process.list_id, process.id, exc))
+    return results
+
+
+def run_process(deps: Deps, process_id: int,
+                progress: Callable[[int, int], None] | None = None) -> ProcessStatus:
+    """The worker's part: merge the stored rows batch by batch, from where a previous run
+    stopped. Any unexpected error ends the process as failed (status 4) and is logged."""
+    with deps.uow() as uow:
+        process = uow.imports.get(process_id)
+    if process is None or process.status is not ProcessStatus.RUNNING:
+        return process.status if process else ProcessStatus.FAILED
+    try:
+        low = process.rows_done
+        while low < process.rows_staged:
+            high = min(low + BATCH_ROWS, process.rows_staged)
+            with deps.uow() as uow:
+                uow.imports.merge_batch(process, low, high, deps.clock.now())
+                uow.commit()
+            low = high
+            if progress:
+                progress(low, process.rows_staged)
+        with deps.uow() as uow:
+            uow.imports.mark(process_id, ProcessStatus.COMPLETED, deps.clock.now())
+            uow.imports.clear_rows(process_id)
+            uow.commit()
+        return ProcessStatus.COMPLETED
+    except Exception as exc:
+        log.exception("import process %d failed", process_id)
+        with deps.uow() as uow:
+            uow.imports.mark(process_id, ProcessStatus.FAILED, deps.clock.now(),
+                             f"{type(exc).__name__}: {exc}"[:500])
+            uow.commit()
+        return ProcessStatus.FAILED

@@ -1,0 +1,173 @@
+"""Import processes through the real path: SOAP (zeep from MailUp's WSDL), a procrastinate
+worker, PostgreSQL."""
+from __future__ import annotations
+
+import secrets
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+
+from mailup_soap.config import Settings
+from mailup_soap.db import tables as t
+from tests.conftest import AccountInfo, run_jobs
+from tests.e2e.conftest import ServiceFactory, auth_header, login, parse
+
+pytestmark = pytest.mark.e2e
+
+FLAGS = {"importType": 3, "mobileInputType": 1, "asPending": False, "ConfirmEmail": False,
+         "asOptOut": False, "forceOptIn": False, "replaceGroups": False}
+
+
+def _list(soap: ServiceFactory, account: AccountInfo) -> tuple[int, str]:
+    doc = parse(soap("Manage").CreateList(accessKey=login(soap, account), name="Imports",
+                                          defaultSettings="default", copyTemplate=False))
+    return int(doc.findtext("list/listID") or 0), doc.findtext("list/listGUID") or ""
+
+
+def _doc(*rows: str) -> str:
+    return "<subscribers>" + "".join(rows) + "</subscribers>"
+
+
+def _row(email: str, *fields: str, number: str = "") -> str:
+    campi = "".join(f"<campo{i}>{v}</campo{i}>" for i, v in enumerate(fields, 1))
+    return f'<subscriber email="{email}" Prefix="" Number="{number}" Name="">{campi}</subscriber>'
+
+
+def _code(result: str) -> int:
+    return int(parse(result).findtext("mailupBody/ReturnCode") or "-9999")
+
+
+def _import(soap: ServiceFactory, account: AccountInfo, settings: Settings, list_id: int,
+            guid: str, document: str, **flags: Any) -> Any:
+    imp = soap("Import")
+    header = [auth_header(account)]
+    process_id = _code(imp.NewImportProcess(
+        idList=list_id, listGUID=guid, xmlDoc=document, idGroups="", idConfirmNL=0,
+        **(FLAGS | flags), _soapheaders=header))
+    assert process_id > 0, process_id
+    queued = parse(imp.GetProcessDetails(idList=list_id, listGUID=guid, idProcess=process_id,
+                                         _soapheaders=header))
+    assert queued.findtext(".//StatusCode") == "1"
+    assert _code(imp.StartProcess(idList=list_id, listGUID=guid, idProcess=process_id,
+                                  _soapheaders=header)) == 0
+    run_jobs(settings, "imports")
+    return parse(imp.GetProcessDetails(idList=list_id, listGUID=guid, idProcess=process_id,
+                                       _soapheaders=header)).find(".//ImportProcess")
+
+
+def _statuses(engine: sa.Engine, account: AccountInfo, list_id: int) -> dict[str, str]:
+    s, r = t.subscriptions.c, t.recipients.c
+    with engine.connect() as conn:
+        rows = conn.execute(sa.select(r.email, s.status).join_from(
+            t.subscriptions, t.recipients, r.id == s.recipient_id).where(
+            s.account_id == account.console_id, s.list_id == list_id))
+        return {row.email: row.status for row in rows}
+
+
+def test_a_new_import_process_runs_on_a_worker_and_reports_its_counts(
+        soap: ServiceFactory, account: AccountInfo, server_settings: Settings,
+        engine: sa.Engine) -> None:
+    list_id, guid = _list(soap, account)
+    emails = [f"i{n}.{secrets.token_hex(3)}@example.test" for n in range(3)]
+    document = _doc(_row(emails[0], "Ann"), _row(emails[1], "Bob"), _row("not-an-email"),
+                    _row(emails[2], "Cy", number="+393331234567"))
+
+    details = _import(soap, account, server_settings, list_id, guid, document)
+
+    assert details.findtext("StatusCode") == "3"
+    assert details.findtext("IsRunning") == "False"
+    assert (details.findtext("TotalContacts"), details.findtext("NewEmail"),
+            details.findtext("RejectedEmail")) == ("4", "3", "1")
+    assert details.findtext("StartDate") and details.findtext("EndDate")
+    assert _statuses(engine, account, list_id) == {e: "subscribed" for e in emails}
+
+
+def test_an_import_never_resubscribes_an_unsubscribed_recipient(
+        soap: ServiceFactory, account: AccountInfo, server_settings: Settings,
+        engine: sa.Engine) -> None:
+    list_id, guid = _list(soap, account)
+    stays_out, bounced = (f"{n}.{secrets.token_hex(3)}@example.test" for n in ("out", "bounce"))
+    _import(soap, account, server_settings, list_id, guid,
+            _doc(_row(stays_out), _row(bounced)), asOptOut=True)
+    with engine.begin() as conn:
+        conn.execute(t.subscriptions.update().where(
+            t.subscriptions.c.recipient_id == sa.select(t.recipients.c.id).where(
+                t.recipients.c.email == bounced).scalar_subquery()).values(unsubscribe_reason=8))
+
+    plain = _import(soap, account, server_settings, list_id, guid,
+                    _doc(_row(stays_out, "New name"), _row(bounced)))
+    forced = _import(soap, account, server_settings, list_id, guid,
+                     _doc(_row(stays_out), _row(bounced)), forceOptIn=True)
+
+    assert plain.findtext("OptOutEmail") == "2" and plain.findtext("ExistingEmail") == "2"
+    assert forced.findtext("StatusCode") == "3"
+    assert _statuses(engine, account, list_id) == {stays_out: "subscribed",
+                                                   bounced: "unsubscribed"}
+
+
+def test_bad_documents_get_their_codes_and_import_nothing(
+        soap: ServiceFactory, account: AccountInfo, engine: sa.Engine) -> None:
+    list_id, guid = _list(soap, account)
+    imp, header = soap("Import"), [auth_header(account)]
+
+    def new(document: str) -> int:
+        return _code(imp.NewImportProcess(idList=list_id, listGUID=guid, xmlDoc=document,
+                                          idGroups="", idConfirmNL=0, **FLAGS,
+                                          _soapheaders=header))
+
+    codes = [new(""), new("this is not xml"), new("<subscribers><subscriber"),
+             new('<!DOCTYPE s [<!ENTITY x "y">]><subscribers><subscriber email="a@b.example">'
+                 "<campo1>&x;</campo1></subscriber></subscribers>"),
+             new("<people/>")]
+
+    assert codes == [-401, -402, -402, -402, -402]
+    with engine.connect() as conn:
+        assert conn.execute(sa.select(sa.func.count()).select_from(t.import_processes).where(
+            t.import_processes.c.account_id == account.console_id)).scalar_one() == 0
+
+
+def test_start_process_refuses_a_second_start_and_a_second_running_process_per_list(
+        soap: ServiceFactory, account: AccountInfo) -> None:
+    list_id, guid = _list(soap, account)
+    imp, header = soap("Import"), [auth_header(account)]
+    ids = [_code(imp.NewImportProcess(idList=list_id, listGUID=guid,
+                                      xmlDoc=_doc(_row(f"s{n}@example.test")), idGroups="",
+                                      idConfirmNL=0, **FLAGS, _soapheaders=header))
+           for n in range(2)]
+
+    first = _code(imp.StartProcess(idList=list_id, listGUID=guid, idProcess=ids[0],
+                                   _soapheaders=header))
+    again = _code(imp.StartProcess(idList=list_id, listGUID=guid, idProcess=ids[0],
+                                   _soapheaders=header))
+    other = _code(imp.StartProcess(idList=list_id, listGUID=guid, idProcess=ids[1],
+                                   _soapheaders=header))
+    unknown = _code(imp.GetProcessDetails(idList=list_id, listGUID=guid, idProcess=99_999_999,
+                                          _soapheaders=header))
+
+    assert (first, again, other, unknown) == (0, -602, -601, -501)
+
+
+def test_start_import_processes_imports_into_several_lists_with_per_list_codes(
+        soap: ServiceFactory, account: AccountInfo, server_settings: Settings,
+        engine: sa.Engine) -> None:
+    (l1, g1), (l2, g2) = _list(soap, account), _list(soap, account)
+    imp, header = soap("Import"), [auth_header(account)]
+    address = f"multi.{secrets.token_hex(3)}@example.test"
+
+    mismatch = parse(imp.StartImportProcesses(listsIDs=f"{l1};{l2}", listsGUIDs=g1,
+                                              xmlDoc=_doc(_row(address)), groupsIDs="",
+                                              **FLAGS, _soapheaders=header))
+    done = parse(imp.StartImportProcesses(listsIDs=f"{l1};{l2};999999",
+                                          listsGUIDs=f"{g1};{g2};{g2}",
+                                          xmlDoc=_doc(_row(address)), groupsIDs=";;",
+                                          **FLAGS, _soapheaders=header))
+    run_jobs(server_settings, "imports")
+
+    assert mismatch.findtext("mailupBody/ReturnCode") == "-450"
+    per_list = [(p.findtext("listID"), p.findtext("ReturnCode"))
+                for p in done.iter("process")]
+    assert per_list == [(str(l1), "0"), (str(l2), "0"), ("999999", "-101")]
+    assert done.findtext("mailupBody/ReturnCode") == "-101"
+    assert _statuses(engine, account, l1) == {address: "subscribed"}
+    assert _statuses(engine, account, l2) == {address: "subscribed"}
