@@ -165,6 +165,66 @@ def cmd_webhook_replay(args: argparse.Namespace) -> int:
     return 0
 
 
+def _progress(label: str) -> Any:
+    """A one-line progress bar on stderr (only when it is a terminal)."""
+    def show(done: int, total: int) -> None:
+        if sys.stderr.isatty():
+            width = 30
+            filled = width * done // max(total, 1)
+            print(f"\r{label} [{'#' * filled}{'.' * (width - filled)}] {done:,}/{total:,}",
+                  end="" if done < total else "\n", file=sys.stderr, flush=True)
+    return show
+
+
+def _counting(rows: Any, every: int = 50_000) -> Any:
+    for row in rows:
+        if sys.stderr.isatty() and row.row_no % every == 0:
+            print(f"\rread {row.row_no:,} rows", end="", file=sys.stderr, flush=True)
+        yield row
+
+
+def cmd_import(args: argparse.Namespace) -> int:
+    from mailup_soap.domain import import_readers
+    from mailup_soap.domain.imports import ImportOptions
+    from mailup_soap.service_layer import imports
+
+    opts = ImportOptions(args.import_type, args.mobile_input_type, args.as_pending,
+                         args.confirm_email, args.as_opt_out, args.force_opt_in,
+                         args.replace_groups, tuple(int(g) for g in _split(args.groups) or []))
+    path = pathlib.Path(args.file)
+    as_csv = args.format == "csv" or (args.format is None and path.suffix.lower() != ".xml")
+    with path.open("rb") as raw:
+        if as_csv:
+            rows = import_readers.read_csv(import_readers.utf8_lines(raw), opts)
+        else:
+            rows = import_readers.read_xml(raw, opts)
+        done = imports.import_now(_deps(), args.account, args.list, _counting(rows), opts,
+                                  progress=_progress("merged"))
+    c = done.counts
+    print(f"process {done.id}: status {int(done.status)} ({done.status.name.lower()}), "
+          f"{c.total} rows: {c.new_email} new, {c.existing_email} existing, "
+          f"{c.opt_out_email} opted out, {c.rejected_email + c.rejected_mobile + c.rejected_other}"
+          " rejected")
+    return 0 if done.status.name == "COMPLETED" else 1
+
+
+def _import_parser(sub: Any) -> None:
+    imp = sub.add_parser("import", help="import a file (MailUp XML or pipe CSV) into a list, "
+                         "with the bulk engine of the Import service")
+    imp.add_argument("file")
+    imp.add_argument("--account", type=int, required=True, help="console id")
+    imp.add_argument("--list", type=int, required=True, help="list id")
+    imp.add_argument("--format", choices=["xml", "csv"], help="default: by file extension")
+    imp.add_argument("--import-type", type=int, default=3, choices=range(1, 7),
+                     help="1 email, 2 SMS, 3 both; 4..6 the same with empty fields clearing")
+    imp.add_argument("--mobile-input-type", type=int, default=1, choices=(1, 2))
+    for flag in ("as-pending", "confirm-email", "as-opt-out", "force-opt-in",
+                 "replace-groups"):
+        imp.add_argument(f"--{flag}", action="store_true")
+    imp.add_argument("--groups", help="group ids, comma-separated")
+    imp.set_defaults(func=cmd_import)
+
+
 def _webhook_parser(sub: Any) -> None:
     hook = sub.add_parser("webhook", help="outbound webhooks per account and list")
     hsub = hook.add_subparsers(dest="webhook_command", required=True)
@@ -228,6 +288,7 @@ def build_parser() -> argparse.ArgumentParser:
     create.set_defaults(func=cmd_account_create)
     acc_sub.add_parser("list", help="list accounts").set_defaults(func=cmd_account_list)
     _webhook_parser(sub)
+    _import_parser(sub)
     return parser
 
 
@@ -236,6 +297,9 @@ def main(argv: list[str] | None = None) -> None:
     try:
         sys.exit(args.func(args))
     except (ConfigurationError, errors.MailUpError) as exc:
+        print(f"mailup-soap: {exc}", file=sys.stderr)
+        sys.exit(2)
+    except OSError as exc:
         print(f"mailup-soap: {exc}", file=sys.stderr)
         sys.exit(2)
     except DBAPIError as exc:

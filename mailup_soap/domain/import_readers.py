@@ -112,6 +112,16 @@ def read_xml_string(document: str | None, opts: ImportOptions) -> Iterator[Stage
     return read_xml(io.BytesIO((document or "").strip().encode("utf-8")), opts)
 
 
+def utf8_lines(raw: IO[bytes]) -> Iterator[str]:
+    """Text lines of an uploaded file; a byte sequence that is not UTF-8 makes the whole
+    document invalid (a binary file, say), reported once, not as a crash."""
+    for number, line in enumerate(raw, 1):
+        try:
+            yield line.decode("utf-8-sig" if number == 1 else "utf-8")
+        except UnicodeDecodeError:
+            raise errors.ImportDocumentInvalid(f"line {number} is not UTF-8 text") from None
+
+
 def read_csv(lines: Iterable[str], opts: ImportOptions,
              extra_columns: tuple[str, ...] = ()) -> Iterator[StagedRow]:
     """MailUp's CSV: `|`-separated, a header of field ids (111 email, 222 prefix, 333 number,

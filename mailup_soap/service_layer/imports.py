@@ -172,3 +172,23 @@ def run_process(deps: Deps, process_id: int,
                              f"{type(exc).__name__}: {exc}"[:500])
             uow.commit()
         return ProcessStatus.FAILED
+
+
+def import_now(deps: Deps, account_id: int, list_id: int, rows: Iterable[StagedRow],
+               opts: ImportOptions, source: ChangeSource = ChangeSource.CONSOLE,
+               progress: Callable[[int, int], None] | None = None) -> ImportProcess:
+    """`mailup-soap import FILE`: the same engine, run in this process (no worker)."""
+    _check(opts)
+    with deps.uow() as uow:
+        if uow.lists.get(account_id, list_id) is None:
+            raise errors.ListNotFound(list_id)
+        process_id = create_process(uow, account_id, list_id, rows, opts, source)
+        if uow.imports.running_for_list(account_id, list_id):
+            raise errors.ImportAlreadyRunning(list_id)
+        uow.imports.mark(process_id, ProcessStatus.RUNNING, deps.clock.now())
+        uow.commit()
+    run_process(deps, process_id, progress)
+    with deps.uow() as uow:
+        done = uow.imports.get(process_id)
+    assert done is not None
+    return done
