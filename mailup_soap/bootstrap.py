@@ -41,8 +41,9 @@ def build_wsgi_app(settings: Settings, deps: Deps | None = None) -> Router:
         raise ConfigurationError("MAILUP_SECRET_KEY is not set: it signs confirmation links "
                                  "(any long random string, the same for every process)")
     deps = deps or build_deps(settings)
-    routes: dict[str, WsgiApp] = dict(soap_routes(deps, settings.public_url,
-                                                  settings.max_body_bytes))
+    routes: dict[str, WsgiApp] = soap_routes(deps, settings.public_url,
+                                             settings.max_body_bytes,
+                                             settings.trust_forwarded_for)
     routes.update(frontend_routes(deps, settings.trust_forwarded_for))
     return Router(routes)
 

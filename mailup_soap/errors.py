@@ -141,7 +141,7 @@ class ImportDocumentInvalid(InvalidArgument):
     """Not XML, hostile XML, or not a <subscribers> document (MailUp's -402)."""
 
     def __init__(self, reason: str) -> None:
-        super().__init__("xmlDoc", reason)
+        super().__init__("document", reason)
 
 
 class ImportProcessNotFound(NotFound):

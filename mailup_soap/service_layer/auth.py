@@ -6,7 +6,14 @@ import secrets
 
 from mailup_soap import errors
 from mailup_soap.domain.model import Account, AccountStatus, Session, User, UserKind
-from mailup_soap.service_layer.deps import AccessKey, Caller, Credentials, Deps, WsLogin
+from mailup_soap.service_layer.deps import (
+    AccessKey,
+    Caller,
+    Credentials,
+    Deps,
+    RegisteredCaller,
+    WsLogin,
+)
 from mailup_soap.service_layer.unit_of_work import AbstractUnitOfWork
 
 # 32 random bytes = 256 bits, well above the 128 the contract asks for.
@@ -45,6 +52,8 @@ def _verify_user(uow: AbstractUnitOfWork, deps: Deps, username: str | None,
 
 def authorize(uow: AbstractUnitOfWork, deps: Deps, credentials: Credentials) -> Caller:
     """Check credentials inside the caller's unit of work; raise an AuthenticationError."""
+    if isinstance(credentials, RegisteredCaller):
+        return _registered_caller(uow, credentials)
     if isinstance(credentials, WsLogin):
         user, account = _verify_user(uow, deps, credentials.user, credentials.password,
                                      (UserKind.WEB_SERVICE,))
@@ -54,6 +63,27 @@ def authorize(uow: AbstractUnitOfWork, deps: Deps, credentials: Credentials) -> 
             raise errors.WebServiceNotActive()
         return Caller(account.id, user.id)
     return _session_caller(uow, deps, credentials)
+
+
+def account_for_host(uow: AbstractUnitOfWork, host: str) -> Account | None:
+    """The account whose console host name is `host` (port ignored); an installation with
+    one account serves it on any host."""
+    found = uow.accounts.by_console_host(host.split(":")[0].strip().lower())
+    if found is not None:
+        return found
+    accounts = uow.accounts.all()
+    return accounts[0] if len(accounts) == 1 else None
+
+
+def _registered_caller(uow: AbstractUnitOfWork, credentials: RegisteredCaller) -> Caller:
+    account = _check_account(account_for_host(uow, credentials.host))
+    if not uow.frontend_ips.allowed(account.id, credentials.ip):
+        raise errors.IpNotRegistered(credentials.ip)
+    ws_user = next((u for u in uow.users.for_account(account.id)
+                    if u.kind is UserKind.WEB_SERVICE), None)
+    if ws_user is None:
+        raise errors.AccountNotValid()
+    return Caller(account.id, ws_user.id)
 
 
 def _session_caller(uow: AbstractUnitOfWork, deps: Deps, credentials: AccessKey) -> Caller:

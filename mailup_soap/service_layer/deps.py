@@ -40,7 +40,16 @@ class WsLogin:
     password: str | None
 
 
-Credentials = AccessKey | WsLogin
+@dataclasses.dataclass(frozen=True)
+class RegisteredCaller:
+    """The Import service's HttpGet/HttpPost bindings carry no credentials: like MailUp, they
+    answer callers whose IP address was registered (WSActivation) for the account of `host`."""
+
+    host: str
+    ip: str
+
+
+Credentials = AccessKey | WsLogin | RegisteredCaller
 
 
 @dataclasses.dataclass(frozen=True)

@@ -16,6 +16,7 @@ from mailup_soap.domain.model import (
     SubscriptionStatus,
     UnsubscribeReason,
 )
+from mailup_soap.service_layer import auth
 from mailup_soap.service_layer.auth import authorize
 from mailup_soap.service_layer.deps import Deps, WsLogin
 from mailup_soap.service_layer.lists import parse_guid
@@ -45,15 +46,10 @@ class Sender:
 
 
 def account_for_host(deps: Deps, host: str) -> int | None:
-    """The account whose console host name is `host`; an installation with one account
-    serves it on any host."""
-    name = host.split(":")[0].strip().lower()
+    """See `auth.account_for_host`."""
     with deps.uow() as uow:
-        found = uow.accounts.by_console_host(name)
-        if found is not None:
-            return found.id
-        accounts = uow.accounts.all()
-        return accounts[0].id if len(accounts) == 1 else None
+        found = auth.account_for_host(uow, host)
+        return found.id if found else None
 
 
 def _check_caller(uow: AbstractUnitOfWork, account_id: int, ip: str) -> None:

@@ -40,6 +40,7 @@ IMPORT_CODES: dict[type[errors.MailUpError], int] = AUTH_CODES | {
     errors.ImportProcessNotFound: -501,
     errors.ImportAlreadyRunning: -601,
     errors.ImportAlreadyStarted: -602,
+    errors.IpNotRegistered: -1011,
 }
 # Codes that are relative to the operation's base (-300 + 1 = -301 list not specified).
 IMPORT_RELATIVE: dict[type[errors.MailUpError], int] = {

@@ -40,13 +40,16 @@ class Op:
     error_base: int = -200  # Import: the operation's "unrecognized error" code
 
 
-def invoke(style: Style, op: Op, deps: Deps, header: Any, args: Sequence[Any]) -> Any:
-    """Run one operation: credentials out of the call, handler, result or error document."""
+def invoke(style: Style, op: Op, deps: Deps, header: Any, args: Sequence[Any],
+           cred: Credentials | None = None) -> Any:
+    """Run one operation: credentials out of the call (unless given), handler, result or
+    error document."""
     if op.handler is None:
         raise faults.not_implemented(errors.OperationNotImplemented(op.name))
     kwargs = {name: value for (name, _), value in zip(op.params, args, strict=True)}
-    cred: Credentials
-    if style is Style.IMPORT:
+    if cred is not None:
+        pass
+    elif style is Style.IMPORT:
         cred = WsLogin(getattr(header, "User", None), getattr(header, "Password", None))
     else:
         cred = AccessKey(kwargs.pop("accessKey", None))

@@ -17,6 +17,7 @@ from spyne.server.wsgi import WsgiApplication
 
 from mailup_soap.service_layer.deps import Deps
 from mailup_soap.soap import import_service, manage, report, send
+from mailup_soap.soap.http_bindings import HttpBindingEndpoint
 from mailup_soap.soap.operations import Op, Style, build_service
 from mailup_soap.soap.protocol import MailUpSoap11, MailUpSoap12
 from mailup_soap.soap.types import IMPORT_NS, SERVICES_NS
@@ -37,11 +38,12 @@ class ServiceSpec:
     namespace: str
     style: Style
     operations: Sequence[Op]
+    http_bindings: bool = False  # ASMX HttpGet/HttpPost at <path>/<Op> (Import only)
 
 
 SERVICES = (
     ServiceSpec("WSMailUpImport", "/Services/WSMailupImport.asmx", IMPORT_NS, Style.IMPORT,
-                import_service.OPERATIONS),
+                import_service.OPERATIONS, http_bindings=True),
     ServiceSpec("MailupSend", "/MailupSend.asmx", SERVICES_NS, Style.ACCESS_KEY, send.OPERATIONS),
     ServiceSpec("MailupManage", "/MailupManage.asmx", SERVICES_NS, Style.ACCESS_KEY,
                 manage.OPERATIONS),
@@ -86,7 +88,9 @@ class SoapEndpoint:
         address = public_url.rstrip("/") + spec.path
         wsdl11 = self.apps["1.1"].doc.wsdl11
         wsdl11.build_interface_document(address)  # pinned: never taken from a Host header
-        self.wsdl = asmx_shape(wsdl11.get_interface_document(), spec.name, address)
+        http = [(op.name, [n for n, _ in op.params]) for op in spec.operations] \
+            if spec.http_bindings else None
+        self.wsdl = asmx_shape(wsdl11.get_interface_document(), spec.name, address, http)
 
     def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
         method = environ.get("REQUEST_METHOD", "GET")
@@ -155,8 +159,15 @@ class Router:
         return app(environ, start_response)
 
 
-def soap_routes(deps: Deps, public_url: str, max_body: int) -> dict[str, SoapEndpoint]:
-    return {spec.path: SoapEndpoint(spec, deps, public_url, max_body) for spec in SERVICES}
+def soap_routes(deps: Deps, public_url: str, max_body: int,
+                trust_forwarded_for: bool = False) -> dict[str, WsgiApp]:
+    routes: dict[str, WsgiApp] = {}
+    for spec in SERVICES:
+        routes[spec.path] = SoapEndpoint(spec, deps, public_url, max_body)
+        if spec.http_bindings:
+            endpoint = HttpBindingEndpoint(spec, deps, max_body, trust_forwarded_for)
+            routes.update({f"{spec.path}/{op.name}": endpoint for op in spec.operations})
+    return routes
 
 
 def quiet_spyne_loggers() -> None:

@@ -54,10 +54,11 @@ def test_the_wsdl_is_named_after_the_service_in_its_namespace(spec: ServiceSpec)
 @by_name
 def test_one_port_type_and_a_soap11_and_soap12_binding_of_it(spec: ServiceSpec) -> None:
     root = _wsdl(spec)
+    http = [f"{spec.name}HttpGet", f"{spec.name}HttpPost"] if spec.http_bindings else []
 
-    assert [p.get("name") for p in root.findall(f"{W}portType")] == [f"{spec.name}Soap"]
+    assert [p.get("name") for p in root.findall(f"{W}portType")] == [f"{spec.name}Soap", *http]
     assert [b.get("name") for b in root.findall(f"{W}binding")] == [f"{spec.name}Soap",
-                                                                    f"{spec.name}Soap12"]
+                                                                    f"{spec.name}Soap12", *http]
     for name, ns in ((f"{spec.name}Soap", SOAP11), (f"{spec.name}Soap12", SOAP12)):
         binding = _binding(root, name)
         assert binding.get("type") == f"tns:{spec.name}Soap"
@@ -69,9 +70,9 @@ def test_both_ports_point_at_the_configured_public_address(spec: ServiceSpec) ->
     root = _wsdl(spec)
     ports = root.findall(f"{W}service/{W}port")
 
+    http = [f"{spec.name}HttpGet", f"{spec.name}HttpPost"] if spec.http_bindings else []
     assert [(p.get("name"), p.get("binding")) for p in ports] == [
-        (f"{spec.name}Soap", f"tns:{spec.name}Soap"),
-        (f"{spec.name}Soap12", f"tns:{spec.name}Soap12")]
+        (name, f"tns:{name}") for name in (f"{spec.name}Soap", f"{spec.name}Soap12", *http)]
     address = "https://mail.example.test:8443" + spec.path
     assert ports[0].find(f"{SOAP11}address").get("location") == address
     assert ports[1].find(f"{SOAP12}address").get("location") == address
@@ -196,3 +197,31 @@ def test_request_and_response_elements_match_the_mailup_wsdl(spec: ServiceSpec) 
     for op in spec.operations:
         for element in (op.name, f"{op.name}Response"):
             assert _signature(ours, element) == _signature(theirs, element), element
+
+
+def test_the_import_http_bindings_match_the_mailup_wsdl() -> None:
+    import pathlib
+
+    from lxml import etree as et
+
+    spec = SERVICES[0]
+    ours = _wsdl(spec)
+    ref = et.parse(str(pathlib.Path(__file__).resolve().parents[1] / "reference" / "wsdl"
+                       / "MailUpImport.wsdl")).getroot()
+
+    def shape(root: et._Element) -> dict[str, object]:
+        found: dict[str, object] = {}
+        for verb in ("HttpGet", "HttpPost"):
+            binding = next(b for b in root.findall(f"{W}binding")
+                           if b.get("name") == f"WSMailUpImport{verb}")
+            ops = {}
+            for op in binding.findall(f"{W}operation"):
+                message = next(m for m in root.findall(f"{W}message")
+                               if m.get("name") == f"{op.get('name')}{verb}In")
+                location = op.find("{http://schemas.xmlsoap.org/wsdl/http/}operation")
+                ops[op.get("name")] = (location.get("location"),  # type: ignore[union-attr]
+                                       [p.get("name") for p in message])
+            found[verb] = ops
+        return found
+
+    assert shape(ours) == shape(ref)

@@ -1,0 +1,86 @@
+"""ASMX's HttpGet and HttpPost bindings of the Import service: `<path>/<Op>?param=value`,
+answered with `<string xmlns="...">escaped result</string>`. They carry no Authentication
+header: as at MailUp, the caller's IP must be registered for the account (WSActivation)."""
+from __future__ import annotations
+
+import logging
+import urllib.parse
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from lxml import etree
+from spyne import Fault
+
+from mailup_soap.service_layer.deps import Deps, RegisteredCaller
+from mailup_soap.soap.operations import Op, invoke
+from mailup_soap.soap.types import Bool, Int
+
+log = logging.getLogger("mailup_soap.soap")
+StartResponse = Callable[..., Any]
+
+
+class BadParameterError(ValueError):
+    pass
+
+
+def _convert(name: str, kind: Any, raw: str | None) -> Any:
+    if kind is Int:
+        try:
+            return int((raw or "").strip())
+        except ValueError:
+            raise BadParameterError(f"{name}: '{raw}' is not an integer") from None
+    if kind is Bool:
+        value = (raw or "").strip().lower()
+        if value not in ("true", "false", "1", "0"):
+            raise BadParameterError(f"{name}: '{raw}' is not a boolean") from None
+        return value in ("true", "1")
+    return raw
+
+
+class HttpBindingEndpoint:
+    def __init__(self, spec: Any, deps: Deps, max_body: int,
+                 trust_forwarded_for: bool = False) -> None:
+        self.ops = {op.name.lower(): op for op in spec.operations}
+        self.spec, self.deps, self.max_body = spec, deps, max_body
+        self.trust_forwarded_for = trust_forwarded_for
+
+    def _params(self, environ: dict[str, Any]) -> dict[str, str]:
+        pairs = urllib.parse.parse_qsl(environ.get("QUERY_STRING", ""), keep_blank_values=True)
+        length = environ.get("CONTENT_LENGTH") or "0"
+        if environ.get("REQUEST_METHOD") == "POST" and length.isascii() and length.isdigit():
+            if int(length) > self.max_body:
+                raise BadParameterError("request body too large")
+            body = environ["wsgi.input"].read(int(length)).decode("utf-8", "replace")
+            pairs += urllib.parse.parse_qsl(body, keep_blank_values=True)
+        return {k.lower(): v for k, v in pairs}  # ASMX matches names case-insensitively
+
+    def _ip(self, environ: dict[str, Any]) -> str:
+        forwarded = str(environ.get("HTTP_X_FORWARDED_FOR", ""))
+        if self.trust_forwarded_for and forwarded:
+            return forwarded.split(",")[-1].strip()
+        return str(environ.get("REMOTE_ADDR") or "")
+
+    def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
+        name = (environ.get("PATH_INFO") or "").rstrip("/").rsplit("/", 1)[-1].lower()
+        op: Op = self.ops[name]
+        try:
+            params = self._params(environ)
+            args = [_convert(n, kind, params.get(n.lower())) for n, kind in op.params]
+            cred = RegisteredCaller(environ.get("HTTP_HOST", ""), self._ip(environ))
+            result = invoke(self.spec.style, op, self.deps, None, args, cred=cred)
+        except BadParameterError as exc:
+            return _reply(start_response, "500 Internal Server Error", "text/plain", str(exc))
+        except Fault as fault:
+            return _reply(start_response, "500 Internal Server Error", "text/plain",
+                          f"{fault.faultcode}: {fault.faultstring}")
+        doc = etree.Element(f"{{{self.spec.namespace}}}string", nsmap={None: self.spec.namespace})
+        doc.text = str(result)
+        body = etree.tostring(doc, xml_declaration=True, encoding="utf-8")
+        return _reply(start_response, "200 OK", "text/xml; charset=utf-8", body)
+
+
+def _reply(start_response: StartResponse, status: str, ctype: str,
+           body: bytes | str) -> list[bytes]:
+    data = body.encode() if isinstance(body, str) else body
+    start_response(status, [("Content-Type", ctype), ("Content-Length", str(len(data)))])
+    return [data]
