@@ -1,6 +1,6 @@
 # A menu: every target is one line calling a script in scripts/, which does the work.
 .DEFAULT_GOAL := help
-.PHONY: help run test lint bench dump-wsdl db-start db-stop clean
+.PHONY: help run test lint bench bench-import dump-wsdl db-start db-stop clean
 
 help: ## this menu
 	@awk -F ':.*## ' '/^[a-z-]+:.*## / { printf "  make %-10s %s\n", $$1, $$2 }' $(MAKEFILE_LIST)
@@ -16,6 +16,9 @@ lint: ## ruff, import-linter contracts, mypy
 
 bench: ## measure throughput (never asserted in make test)
 	scripts/bench
+
+bench-import: ## import 1,000,000 rows end to end (SOAP, worker) beside a raw COPY
+	scripts/bench-import $(ARGS)
 
 dump-wsdl: ## regenerate the committed wsdl/*.wsdl from the services
 	scripts/dump-wsdl

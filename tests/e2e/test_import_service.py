@@ -6,7 +6,6 @@ from typing import Any
 
 import pytest
 import requests
-import zeep.exceptions
 from lxml import etree
 
 from mailup_soap.domain.model import AccountStatus
@@ -222,31 +221,3 @@ def test_the_soap12_binding_answers_like_soap11(
     assert lists == [(str(list_id), guid, "L", [(str(group), "G12")])]
     assert _code(imp12.GetNlLists(_soapheaders=[auth_header(account, "wrong-pw")])) == -1002
 
-
-_NOT_IMPLEMENTED: dict[str, dict[str, object]] = {
-    "NewImportProcess": dict(idList=1, listGUID="", xmlDoc="<subscribers/>", idGroups="",
-                             importType=3, mobileInputType=2, asPending=False, ConfirmEmail=False,
-                             asOptOut=False, forceOptIn=False, replaceGroups=False, idConfirmNL=0),
-    "StartImportProcesses": dict(listsIDs="1", listsGUIDs="", xmlDoc="<subscribers/>",
-                                 groupsIDs="", importType=3, mobileInputType=2, asPending=False,
-                                 ConfirmEmail=False, asOptOut=False, forceOptIn=False,
-                                 replaceGroups=False),
-    "GetProcessDetails": dict(idList=1, listGUID="", idProcess=1),
-    "StartProcess": dict(idList=1, listGUID="", idProcess=1),
-}
-
-
-@pytest.mark.parametrize("soap12", [False, True], ids=["soap11", "soap12"])
-@pytest.mark.parametrize("operation", sorted(_NOT_IMPLEMENTED))
-def test_import_operations_not_implemented_yet_fault_with_server_not_implemented(
-        soap: ServiceFactory, account: AccountInfo, operation: str, soap12: bool) -> None:
-    imp = soap("Import", soap12=soap12)
-
-    with pytest.raises(zeep.exceptions.Fault) as raised:
-        getattr(imp, operation)(**_NOT_IMPLEMENTED[operation],
-                                _soapheaders=[auth_header(account)])
-
-    code = raised.value.code or ""
-    subcodes = [str(s) for s in (raised.value.subcodes or [])]
-    assert code.endswith("Server.NotImplemented") or "NotImplemented" in " ".join(subcodes), \
-        (code, subcodes)

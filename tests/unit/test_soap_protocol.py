@@ -241,10 +241,10 @@ def test_an_unknown_operation_is_a_client_fault(world: World) -> None:
 
 
 def test_an_operation_not_implemented_yet_is_a_server_fault(world: World) -> None:
-    body = envelope(f'<StartProcess xmlns="{IMPORT_NS}"><idList>1</idList>'
-                    "<idProcess>2</idProcess></StartProcess>")
+    send = SoapEndpoint(SERVICES[1], world.deps, "http://127.0.0.1:8080", MAX_BODY)
+    body = envelope(f'<GetCredits xmlns="{SERVICES_NS}"><accessKey>k</accessKey></GetCredits>')
 
-    assert post(world.imports, body).fault(SOAP11) == "soap11env:Server.NotImplemented"
+    assert post(send, body).fault(SOAP11) == "soap11env:Server.NotImplemented"
 
 
 @pytest.mark.parametrize("with_length", [True, False], ids=["Content-Length", "no length"])

@@ -1,0 +1,183 @@
+"""Import throughput end to end: N subscribers with personal fields sent as MailUp XML through
+the Import service (`NewImportProcess` in chunks, then `StartImportProcesses` with no xmlDoc,
+polling `GetProcessDetails` until every process is completed), merged by a real
+`mailup-soap worker`, into a list that already holds EXISTING of them. In the same run, a raw
+COPY of the same rows into a bare table. Prints rows/s of both, the ratio, and the worker's
+peak memory (VmHWM of its process).
+
+    DATABASE_URL=... .venv/bin/python scripts/bench_import.py [--rows 1000000] [--existing 200000]
+"""
+from __future__ import annotations
+
+import argparse
+import http.client
+import io
+import os
+import pathlib
+import random
+import re
+import subprocess
+import tempfile
+import time
+from xml.sax.saxutils import escape, quoteattr
+
+import psycopg2
+from bench_getlists import BIN, Server, free_port
+
+IMPORT = "/Services/WSMailupImport.asmx"
+NS = "http://ws.mailupnet.it/"
+FIELDS = 5
+FLAGS = ("<importType>3</importType><mobileInputType>1</mobileInputType>"
+         "<asPending>false</asPending><ConfirmEmail>false</ConfirmEmail>"
+         "<asOptOut>false</asOptOut><forceOptIn>false</forceOptIn>"
+         "<replaceGroups>false</replaceGroups>")
+
+
+def person(n: int) -> tuple[str, list[str]]:
+    return f"user{n}@bench.example", [f"Name{n}", f"Surname{n}", f"Company {n % 977}",
+                                      f"City {n % 101}", f"{n % 90 + 10}"]
+
+
+def xml_rows(first: int, last: int) -> str:
+    out = ["<subscribers>"]
+    for n in range(first, last):
+        email, fields = person(n)
+        campi = "".join(f"<campo{i}>{v}</campo{i}>" for i, v in enumerate(fields, 1))
+        out.append(f'<subscriber email={quoteattr(email)} Prefix="" Number="" Name="">'
+                   f"{campi}</subscriber>")
+    out.append("</subscribers>")
+    return "".join(out)
+
+
+def call(port: int, user: str, password: str, operation: str, params: str) -> str:
+    body = (f'<soap:Envelope xmlns:soap="http://schemas.xmlsoap.org/soap/envelope/">'
+            f'<soap:Header><Authentication xmlns="{NS}"><User>{user}</User>'
+            f"<Password>{password}</Password></Authentication></soap:Header><soap:Body>"
+            f'<{operation} xmlns="{NS}">{params}</{operation}></soap:Body></soap:Envelope>'
+            ).encode()
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=600)
+    try:
+        conn.request("POST", IMPORT, body, {"Content-Type": "text/xml; charset=utf-8",
+                                            "SOAPAction": f'"{NS}{operation}"'})
+        reply = conn.getresponse().read().decode()
+    finally:
+        conn.close()
+    found = re.search(r"&lt;ReturnCode&gt;(-?\d+)&lt;/ReturnCode&gt;", reply)
+    if not found:
+        raise RuntimeError(f"{operation}: {reply[:400]}")
+    return reply.replace("&lt;", "<").replace("&gt;", ">")
+
+
+def code(reply: str) -> int:
+    return int(re.search(r"<ReturnCode>(-?\d+)</ReturnCode>", reply).group(1))  # type: ignore[union-attr]
+
+
+def seed(dsn: str, console_id: int, list_id: int, existing: int) -> None:
+    """The list's existing subscribers (EXISTING of the imported ones), written by SQL:
+    this is set-up, not measured."""
+    with psycopg2.connect(dsn) as conn, conn.cursor() as cur:
+        cur.execute(
+            "INSERT INTO recipients (account_id, email, field1) "
+            "SELECT %s, 'user' || n || '@bench.example', 'Old' || n "
+            "FROM generate_series(0, %s - 1) n", (console_id, existing))
+        cur.execute(
+            "INSERT INTO subscriptions (account_id, list_id, recipient_id, status, subscribed_at)"
+            " SELECT account_id, %s, id, 'subscribed', now() FROM recipients "
+            "WHERE account_id = %s", (list_id, console_id))
+
+
+def raw_copy(dsn: str, rows: int) -> float:
+    """The baseline: the same rows COPYed into a bare table (no indexes, no merge)."""
+    buf = io.StringIO()
+    for n in range(rows):
+        email, fields = person(n)
+        buf.write("\t".join([email, *fields]) + "\n")
+    buf.seek(0)
+    with psycopg2.connect(dsn) as conn, conn.cursor() as cur:
+        cur.execute("DROP TABLE IF EXISTS bench_raw_copy")
+        cur.execute("CREATE TABLE bench_raw_copy (email text, f1 text, f2 text, f3 text, "
+                    "f4 text, f5 text)")
+        started = time.perf_counter()
+        cur.copy_expert("COPY bench_raw_copy FROM STDIN", buf)
+        conn.commit()
+        elapsed = time.perf_counter() - started
+        cur.execute("DROP TABLE bench_raw_copy")
+    return elapsed
+
+
+def peak_mb(pid: int) -> float:
+    status = pathlib.Path(f"/proc/{pid}/status").read_text()
+    return int(re.search(r"VmHWM:\s+(\d+) kB", status).group(1)) / 1024  # type: ignore[union-attr]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rows", type=int, default=1_000_000)
+    parser.add_argument("--existing", type=int, default=200_000)
+    parser.add_argument("--chunk", type=int, default=50_000, help="rows per NewImportProcess")
+    args = parser.parse_args()
+    dsn = os.environ["DATABASE_URL"]
+    console_id = 800000 + random.randrange(100000)
+    password = f"bench-{random.getrandbits(64):x}"
+    subprocess.run([str(BIN / "mailup-soap"), "account", "create", "--console-id",
+                    str(console_id), "--host", f"imp{console_id}.example.com", "--password",
+                    password], check=True, stdout=subprocess.DEVNULL)
+    with psycopg2.connect(dsn) as conn, conn.cursor() as cur:
+        cur.execute("INSERT INTO lists (account_id, id, guid, name) VALUES "
+                    "(%s, 1, gen_random_uuid(), 'bench') RETURNING guid", (console_id,))
+        guid = str(cur.fetchone()[0])  # type: ignore[index]
+    seed(dsn, console_id, 1, args.existing)
+    port = free_port()
+    env = dict(os.environ, MAILUP_MAX_BODY_BYTES=str(64 << 20), MAILUP_LOG_LEVEL="WARNING")
+    logdir = pathlib.Path(tempfile.mkdtemp(prefix="bench-import-"))
+    server = Server("mailup-soap", [str(BIN / "mailup-soap"), "serve", "--workers", "2",
+                                    "--bind", f"127.0.0.1:{port}"], port, logdir, env)
+    worker = subprocess.Popen([str(BIN / "mailup-soap"), "worker", "--concurrency", "1"],
+                              env=env, stdout=subprocess.DEVNULL, stderr=open(logdir / "w", "wb"))
+    try:
+        server.wait_ready()
+        user = f"a{console_id}"
+        chunks = [(lo, min(lo + args.chunk, args.rows)) for lo in range(0, args.rows, args.chunk)]
+        documents = [escape(xml_rows(lo, hi)) for lo, hi in chunks]  # prepared before timing
+        started = time.perf_counter()
+        ids = []
+        for document in documents:
+            reply = call(port, user, password, "NewImportProcess",
+                         f"<idList>1</idList><listGUID>{guid}</listGUID><xmlDoc>{document}"
+                         f"</xmlDoc><idGroups></idGroups>{FLAGS}<idConfirmNL>0</idConfirmNL>")
+            ids.append(code(reply))
+        if any(i <= 0 for i in ids):
+            raise RuntimeError(f"NewImportProcess codes: {ids}")
+        started_all = call(port, user, password, "StartImportProcesses",
+                           "<listsIDs></listsIDs><listsGUIDs></listsGUIDs><xmlDoc></xmlDoc>"
+                           f"<groupsIDs></groupsIDs>{FLAGS}")
+        if code(started_all) != 0:
+            raise RuntimeError(started_all)
+        pending = set(ids)
+        while pending:
+            time.sleep(0.2)
+            for pid in list(pending):
+                reply = call(port, user, password, "GetProcessDetails",
+                             f"<idList>1</idList><listGUID>{guid}</listGUID>"
+                             f"<idProcess>{pid}</idProcess>")
+                status = re.search(r"<StatusCode>(\d)</StatusCode>", reply).group(1)  # type: ignore[union-attr]
+                if status == "4":
+                    raise RuntimeError(f"process {pid} failed: {reply}")
+                if status == "3":
+                    pending.discard(pid)
+        elapsed = time.perf_counter() - started
+        memory = peak_mb(worker.pid)
+    finally:
+        worker.terminate()
+        worker.wait(30)
+        server.stop()
+    raw = raw_copy(dsn, args.rows)
+    print(f"import via mailup-soap (SOAP + worker, {args.existing:,} already in the list): "
+          f"{args.rows:,} rows in {elapsed:.1f} s = {args.rows / elapsed:,.0f} rows/s")
+    print(f"raw COPY of the same rows into a bare table: {args.rows / raw:,.0f} rows/s")
+    print(f"ratio mailup-soap / raw COPY: {raw / elapsed:.3f}")
+    print(f"worker peak memory (VmHWM): {memory:.0f} MB")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,553 @@
+"""The set-based import engine on the real PostgreSQL, driven through the service layer:
+staging, batch merges, status flags, groups, events, confirmations, and a worker killed
+between batches."""
+from __future__ import annotations
+
+import secrets
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+
+from mailup_soap.db import bulk_import
+from mailup_soap.db import tables as t
+from mailup_soap.domain.import_readers import read_xml_string
+from mailup_soap.domain.imports import ImportOptions, ImportProcess, ProcessCounts, ProcessStatus
+from mailup_soap.domain.model import MailingList
+from mailup_soap.service_layer import auth, imports, lists, webhooks
+from mailup_soap.service_layer.deps import AccessKey, Deps, WsLogin
+from tests.conftest import AccountInfo, new_account
+
+pytestmark = pytest.mark.integration
+
+
+# -- helpers ---------------------------------------------------------------------------------
+
+
+def _key(deps: Deps, account: AccountInfo) -> AccessKey:
+    return AccessKey(auth.login(deps, account.console_user, account.password,
+                                console_id=account.console_id))
+
+
+def _list(deps: Deps, account: AccountInfo, name: str = "Imports") -> MailingList:
+    return lists.create_list(deps, _key(deps, account), name)
+
+
+def _group(deps: Deps, account: AccountInfo, lst: MailingList, name: str) -> int:
+    return lists.create_group(deps, _key(deps, account), lst.id, name).group.id
+
+
+def _email(tag: str = "r") -> str:
+    return f"{tag}.{secrets.token_hex(4)}@example.test"
+
+
+def _doc(*rows: str) -> str:
+    return "<subscribers>" + "".join(rows) + "</subscribers>"
+
+
+def _row(email: str = "", number: str = "", **fields: str) -> str:
+    """`_row("a@x", campo1="Ann", campo2="")`; a campo not named is absent from the row."""
+    campi = "".join(f"<{name}>{value}</{name}>" for name, value in fields.items())
+    return f'<subscriber email="{email}" Prefix="" Number="{number}" Name="">{campi}</subscriber>'
+
+
+def _create(deps: Deps, account: AccountInfo, lst: MailingList, document: str,
+            opts: ImportOptions) -> int:
+    with deps.uow() as uow:
+        process_id = imports.create_process(uow, account.console_id, lst.id,
+                                            read_xml_string(document, opts), opts)
+        uow.commit()
+    imports.start_process(deps, WsLogin(account.ws_user, account.password), lst.id,
+                          str(lst.guid), process_id)
+    return process_id
+
+
+def _process(deps: Deps, process_id: int) -> ImportProcess:
+    with deps.uow() as uow:
+        process = uow.imports.get(process_id)
+    assert process is not None
+    return process
+
+
+def _import(deps: Deps, account: AccountInfo, lst: MailingList, document: str,
+            **options: Any) -> ImportProcess:
+    """NewImportProcess + StartProcess + the worker's run, to completion."""
+    process_id = _create(deps, account, lst, document, ImportOptions(**options))
+    assert imports.run_process(deps, process_id) is ProcessStatus.COMPLETED
+    return _process(deps, process_id)
+
+
+def _query(engine: sa.Engine, sql: str, **params: Any) -> list[sa.Row[Any]]:
+    with engine.connect() as conn:
+        return list(conn.execute(sa.text(sql), params))
+
+
+def _recipients(engine: sa.Engine, account_id: int) -> dict[str, sa.Row[Any]]:
+    r = t.recipients.c
+    with engine.connect() as conn:
+        rows = conn.execute(sa.select(t.recipients).where(r.account_id == account_id))
+        return {row.email or row.mobile_number: row for row in rows}
+
+
+def _statuses(engine: sa.Engine, account_id: int, list_id: int) -> dict[str, str]:
+    return {row.contact: row.status for row in _query(engine, """
+        SELECT COALESCE(r.email, r.mobile_number) AS contact, s.status
+        FROM subscriptions s JOIN recipients r
+          ON r.account_id = s.account_id AND r.id = s.recipient_id
+        WHERE s.account_id = :a AND s.list_id = :l""", a=account_id, l=list_id)}
+
+
+def _events(engine: sa.Engine, account_id: int, after: int = 0) -> list[sa.Row[Any]]:
+    return _query(engine, "SELECT * FROM events WHERE account_id = :a AND id > :after "
+                          "ORDER BY id", a=account_id, after=after)
+
+
+def _last_event_id(engine: sa.Engine, account_id: int) -> int:
+    return max((e.id for e in _events(engine, account_id)), default=0)
+
+
+def _memberships(engine: sa.Engine, account_id: int) -> dict[str, set[str]]:
+    found: dict[str, set[str]] = {}
+    for row in _query(engine, """
+            SELECT r.email, g.name FROM group_members m
+            JOIN recipients r ON r.account_id = m.account_id AND r.id = m.recipient_id
+            JOIN groups g ON g.account_id = m.account_id AND g.id = m.group_id
+            WHERE m.account_id = :a""", a=account_id):
+        found.setdefault(row.email, set()).add(row.name)
+    return found
+
+
+def _confirmation_jobs(engine: sa.Engine, account_id: int) -> list[str]:
+    return sorted(row.email for row in _query(engine, """
+        SELECT r.email FROM procrastinate_jobs j
+        JOIN recipients r ON r.account_id = (j.args->>'account_id')::int
+                         AND r.id = (j.args->>'recipient_id')::bigint
+        WHERE j.task_name = :task AND (j.args->>'account_id')::int = :a""",
+        task=bulk_import.CONFIRM_TASK, a=account_id))
+
+
+def _staged_rows(engine: sa.Engine, process_id: int) -> int:
+    return int(_query(engine, "SELECT count(*) FROM import_rows WHERE process_id = :p",
+                      p=process_id)[0][0])
+
+
+def _set_reason(engine: sa.Engine, account_id: int, email: str, reason: int) -> None:
+    with engine.begin() as conn:
+        conn.execute(sa.text("""
+            UPDATE subscriptions s SET unsubscribe_reason = :reason FROM recipients r
+            WHERE r.account_id = s.account_id AND r.id = s.recipient_id
+              AND s.account_id = :a AND r.email = :e"""),
+            {"reason": reason, "a": account_id, "e": email})
+
+
+# -- importType: empty fields ----------------------------------------------------------------
+
+
+def _seed_with_fields(deps: Deps, account: AccountInfo, lst: MailingList) -> tuple[str, str]:
+    email, number = _email(), f"+39333{secrets.randbelow(10**7):07d}"
+    _import(deps, account, lst, _doc(_row(email, number, campo1="Ann", campo2="Smith",
+                                          campo3="ACME")))
+    return email, number
+
+
+def _row_for_channel(import_type: int, email: str, number: str, **fields: str) -> str:
+    # importType 2 and 5 read only the mobile: the row must be found by its number.
+    if import_type in (2, 5):
+        return _row("", number, **fields)
+    return _row(email, number, **fields)
+
+
+@pytest.mark.parametrize("import_type", [1, 2, 3])
+def test_import_types_1_to_3_keep_values_when_fields_are_empty(
+        deps: Deps, engine: sa.Engine, account: AccountInfo, import_type: int) -> None:
+    lst = _list(deps, account)
+    email, number = _seed_with_fields(deps, account, lst)
+
+    _import(deps, account, lst, _doc(_row_for_channel(import_type, email, number, campo1="",
+                                                      campo2="Jones")),
+            import_type=import_type)
+
+    recipient = _recipients(engine, account.console_id)[email]
+    assert (recipient.field1, recipient.field2, recipient.field3) == ("Ann", "Jones", "ACME")
+    assert recipient.mobile_number == number
+
+
+@pytest.mark.parametrize("import_type", [4, 5, 6])
+def test_import_types_4_to_6_clear_values_sent_empty_and_keep_those_not_sent(
+        deps: Deps, engine: sa.Engine, account: AccountInfo, import_type: int) -> None:
+    lst = _list(deps, account)
+    email, number = _seed_with_fields(deps, account, lst)
+
+    _import(deps, account, lst, _doc(_row_for_channel(import_type, email, number, campo1="",
+                                                      campo2="Jones")),
+            import_type=import_type)
+
+    recipient = _recipients(engine, account.console_id)[email]
+    assert (recipient.field1, recipient.field2, recipient.field3) == (None, "Jones", "ACME")
+
+
+def test_import_type_1_does_not_touch_an_existing_mobile(
+        deps: Deps, engine: sa.Engine, account: AccountInfo) -> None:
+    lst = _list(deps, account)
+    email, number = _seed_with_fields(deps, account, lst)
+
+    _import(deps, account, lst, _doc(_row(email, "+441234567890")), import_type=1)
+
+    assert _recipients(engine, account.console_id)[email].mobile_number == number
+
+
+# -- existing recipients ---------------------------------------------------------------------
+
+
+def test_existing_recipients_get_their_fields_updated_and_keep_their_status(
+        deps: Deps, engine: sa.Engine, account: AccountInfo) -> None:
+    lst = _list(deps, account)
+    pending, subscribed, unsubscribed = _email("p"), _email("s"), _email("u")
+    _import(deps, account, lst, _doc(_row(pending)), as_pending=True)
+    _import(deps, account, lst, _doc(_row(subscribed)))
+    _import(deps, account, lst, _doc(_row(unsubscribed)), as_opt_out=True)
+    before = _last_event_id(engine, account.console_id)
+
+    process = _import(deps, account, lst, _doc(*(_row(e, campo1="New", campo5="Five")
+                                                 for e in (pending, subscribed, unsubscribed))))
+
+    assert _statuses(engine, account.console_id, lst.id) == {
+        pending: "pending", subscribed: "subscribed", unsubscribed: "unsubscribed"}
+    recipients = _recipients(engine, account.console_id)
+    assert {e: (recipients[e].field1, recipients[e].field5) for e in recipients} == {
+        e: ("New", "Five") for e in (pending, subscribed, unsubscribed)}
+    assert _events(engine, account.console_id, after=before) == []
+    assert process.counts == ProcessCounts(total=3, existing_email=3, opt_out_email=1)
+
+
+def test_a_recipient_of_another_list_joins_this_list_as_a_new_subscription(
+        deps: Deps, engine: sa.Engine, account: AccountInfo) -> None:
+    first, second = _list(deps, account, "First"), _list(deps, account, "Second")
+    email = _email()
+    _import(deps, account, first, _doc(_row(email, campo1="Ann")))
+
+    process = _import(deps, account, second, _doc(_row(email)))
+
+    assert _statuses(engine, account.console_id, second.id) == {email: "subscribed"}
+    assert len(_recipients(engine, account.console_id)) == 1
+    assert (process.counts.new_email, process.counts.existing_email) == (0, 1)
+
+
+def test_hard_bounced_and_complaining_recipients_stay_unsubscribed_under_force_opt_in(
+        deps: Deps, engine: sa.Engine, account: AccountInfo) -> None:
+    lst = _list(deps, account)
+    bounced, complained, quit_ = _email("b"), _email("c"), _email("q")
+    _import(deps, account, lst, _doc(_row(bounced), _row(complained), _row(quit_)),
+            as_opt_out=True)
+    _set_reason(engine, account.console_id, bounced, 8)
+    _set_reason(engine, account.console_id, complained, 16)
+
+    _import(deps, account, lst, _doc(_row(bounced), _row(complained), _row(quit_)),
+            force_opt_in=True)
+    _import(deps, account, lst, _doc(_row(bounced), _row(complained)), force_opt_in=True,
+            confirm_email=True)
+
+    assert _statuses(engine, account.console_id, lst.id) == {
+        bounced: "unsubscribed", complained: "unsubscribed", quit_: "subscribed"}
+    assert _confirmation_jobs(engine, account.console_id) == []
+
+
+# -- groups ----------------------------------------------------------------------------------
+
+
+def test_id_groups_adds_memberships_and_keeps_the_other_groups(
+        deps: Deps, engine: sa.Engine, account: AccountInfo) -> None:
+    lst = _list(deps, account)
+    g1, g2 = _group(deps, account, lst, "G1"), _group(deps, account, lst, "G2")
+    old, new = _email("old"), _email("new")
+    _import(deps, account, lst, _doc(_row(old)), group_ids=(g1,))
+
+    _import(deps, account, lst, _doc(_row(old), _row(new)), group_ids=(g2,))
+
+    assert _memberships(engine, account.console_id) == {old: {"G1", "G2"}, new: {"G2"}}
+
+
+def test_replace_groups_removes_the_lists_other_groups_but_not_other_lists_groups(
+        deps: Deps, engine: sa.Engine, account: AccountInfo) -> None:
+    lst, other = _list(deps, account), _list(deps, account, "Other")
+    g1, g2 = _group(deps, account, lst, "G1"), _group(deps, account, lst, "G2")
+    elsewhere = _group(deps, account, other, "Elsewhere")
+    email, untouched = _email(), _email("untouched")
+    _import(deps, account, lst, _doc(_row(email), _row(untouched)), group_ids=(g1,))
+    _import(deps, account, other, _doc(_row(email)), group_ids=(elsewhere,))
+
+    _import(deps, account, lst, _doc(_row(email)), group_ids=(g2,), replace_groups=True)
+
+    assert _memberships(engine, account.console_id) == {
+        email: {"G2", "Elsewhere"}, untouched: {"G1"}}
+
+
+def test_a_group_id_of_another_list_is_not_joined(
+        deps: Deps, engine: sa.Engine, account: AccountInfo) -> None:
+    lst, other = _list(deps, account), _list(deps, account, "Other")
+    foreign = _group(deps, account, other, "Foreign")
+    email = _email()
+
+    _import(deps, account, lst, _doc(_row(email)), group_ids=(foreign,))
+
+    assert _memberships(engine, account.console_id) == {}
+
+
+def test_the_event_of_a_recipient_imported_into_a_group_carries_that_group(
+        deps: Deps, engine: sa.Engine, account: AccountInfo) -> None:
+    lst = _list(deps, account)
+    group = _group(deps, account, lst, "G")
+
+    _import(deps, account, lst, _doc(_row(_email())), group_ids=(group,))
+
+    [event] = _events(engine, account.console_id)
+    assert event.payload["groups"] == [group]
+
+
+# -- confirmations, events, webhooks ---------------------------------------------------------
+
+
+def test_confirm_email_makes_new_recipients_pending_and_queues_one_confirmation_each(
+        deps: Deps, engine: sa.Engine, account: AccountInfo) -> None:
+    lst = _list(deps, account)
+    emails = [_email(f"c{n}") for n in range(3)]
+    number = f"+39333{secrets.randbelow(10**7):07d}"
+
+    process = _import(deps, account, lst, _doc(*(_row(e) for e in emails), _row("", number)),
+                      confirm_email=True)
+
+    assert _statuses(engine, account.console_id, lst.id) == {
+        **{e: "pending" for e in emails}, number: "pending"}
+    assert _confirmation_jobs(engine, account.console_id) == sorted(emails)
+    assert process.confirmations == 3
+    assert [e.type for e in _events(engine, account.console_id)] == [
+        "subscription_requested"] * 4
+
+
+def test_confirm_email_also_queues_a_confirmation_for_recipients_already_pending(
+        deps: Deps, engine: sa.Engine, account: AccountInfo) -> None:
+    lst = _list(deps, account)
+    pending = _email("p")
+    _import(deps, account, lst, _doc(_row(pending)), as_pending=True)
+    before = _last_event_id(engine, account.console_id)
+
+    _import(deps, account, lst, _doc(_row(pending)), confirm_email=True)
+
+    assert _confirmation_jobs(engine, account.console_id) == [pending]
+    assert _events(engine, account.console_id, after=before) == []
+
+
+def test_every_status_change_writes_one_event_and_one_webhook_delivery(
+        deps: Deps, engine: sa.Engine, account: AccountInfo) -> None:
+    lst = _list(deps, account)
+    hook = webhooks.add_webhook(deps, account.console_id, lst.id, "http://127.0.0.1:9/hook")
+    stays, leaves, arrives_out = _email("stays"), _email("leaves"), _email("out")
+    phases = []
+    try:
+        for document, options in [(_doc(_row(stays), _row(leaves)), {}),
+                                  (_doc(_row(stays)), {}),
+                                  (_doc(_row(leaves), _row(arrives_out)), {"as_opt_out": True})]:
+            before = _last_event_id(engine, account.console_id)
+            _import(deps, account, lst, document, **options)
+            phases.append({(e.type, e.email, e.reason, e.source, e.list_id)
+                           for e in _events(engine, account.console_id, after=before)})
+        events = _events(engine, account.console_id)
+        deliveries = _query(engine, "SELECT * FROM webhook_deliveries WHERE webhook_id = :w",
+                            w=hook.id)
+    finally:
+        webhooks.set_webhook_active(deps, hook.id, False)
+
+    assert phases == [
+        {("subscription_confirmed", e, None, "API", lst.id) for e in (stays, leaves)},
+        set(),
+        {("unsubscribed", e, 4, "API", lst.id) for e in (leaves, arrives_out)}]
+    assert len(events) == 4
+    assert sorted(d.event_id for d in deliveries) == [e.id for e in events]
+
+
+def test_a_webhook_of_another_list_gets_no_delivery(
+        deps: Deps, engine: sa.Engine, account: AccountInfo) -> None:
+    lst, other = _list(deps, account), _list(deps, account, "Other")
+    hook = webhooks.add_webhook(deps, account.console_id, other.id, "http://127.0.0.1:9/hook")
+    try:
+        _import(deps, account, lst, _doc(_row(_email())))
+    finally:
+        webhooks.set_webhook_active(deps, hook.id, False)
+
+    assert len(_events(engine, account.console_id)) == 1
+    assert _query(engine, "SELECT * FROM webhook_deliveries WHERE webhook_id = :w",
+                  w=hook.id) == []
+
+
+# -- documents, counters, staging ------------------------------------------------------------
+
+
+def test_duplicate_emails_in_one_document_make_one_recipient_and_the_last_row_wins(
+        deps: Deps, engine: sa.Engine, account: AccountInfo) -> None:
+    lst = _list(deps, account)
+    email = _email()
+
+    process = _import(deps, account, lst, _doc(
+        _row(email.upper(), campo1="First", campo2="Kept?"), _row(email, campo1="Second"),
+        _row(email, campo1="Last")))
+
+    [recipient] = _recipients(engine, account.console_id).values()
+    assert (recipient.email, recipient.field1, recipient.field2) == (email, "Last", None)
+    assert len(_events(engine, account.console_id)) == 1
+    assert (process.counts.total, process.counts.new_email) == (3, 1)
+
+
+def test_the_counters_report_new_existing_opted_out_and_rejected_contacts(
+        deps: Deps, engine: sa.Engine, account: AccountInfo) -> None:
+    lst = _list(deps, account)
+    existing, opted_out = _email("e"), _email("o")
+    _import(deps, account, lst, _doc(_row(existing)))
+    _import(deps, account, lst, _doc(_row(opted_out)), as_opt_out=True)
+    number = f"+39333{secrets.randbelow(10**7):07d}"
+
+    process = _import(deps, account, lst, _doc(
+        _row(_email("n1")), _row(_email("n2")), _row(existing), _row(opted_out),
+        _row("", number), _row("not-an-email"), _row(_email("m"), "12ab"), _row("")))
+
+    assert process.status is ProcessStatus.COMPLETED
+    assert process.counts == ProcessCounts(
+        total=8, new_email=2, new_mobile=1, existing_email=2, opt_out_email=1,
+        rejected_email=1, rejected_mobile=1, rejected_other=1)
+    assert (process.rows_staged, process.rows_done) == (8, 8)
+    assert process.started_at is not None and process.ended_at is not None
+
+
+def test_the_staged_rows_are_kept_until_the_process_completes_then_deleted(
+        deps: Deps, engine: sa.Engine, account: AccountInfo) -> None:
+    lst = _list(deps, account)
+    process_id = _create(deps, account, lst, _doc(_row(_email()), _row("bad")), ImportOptions())
+    staged = _staged_rows(engine, process_id)
+
+    assert imports.run_process(deps, process_id) is ProcessStatus.COMPLETED
+
+    assert staged == 2
+    assert _staged_rows(engine, process_id) == 0
+
+
+def test_a_process_larger_than_a_batch_merges_every_batch(
+        deps: Deps, engine: sa.Engine, account: AccountInfo,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(imports, "BATCH_ROWS", 3)
+    lst = _list(deps, account)
+    emails = [_email(f"b{n}") for n in range(7)]
+    seen: list[tuple[int, int]] = []
+    process_id = _create(deps, account, lst, _doc(*(_row(e) for e in emails), _row("bad")),
+                         ImportOptions())
+
+    assert imports.run_process(deps, process_id,
+                               progress=lambda d, n: seen.append((d, n))) is (
+        ProcessStatus.COMPLETED)
+
+    assert seen == [(3, 8), (6, 8), (8, 8)]
+    assert _statuses(engine, account.console_id, lst.id) == {e: "subscribed" for e in emails}
+    process = _process(deps, process_id)
+    assert (process.counts.new_email, process.counts.rejected_email, process.rows_done) == (
+        7, 1, 8)
+
+
+# -- a worker killed between batches ---------------------------------------------------------
+
+
+class WorkerKilled(BaseException):
+    """What a SIGKILL looks like from inside: not an Exception, so nothing marks it failed."""
+
+
+def _seed(deps: Deps, account: AccountInfo, lst: MailingList,
+          seeded: tuple[str, str, str]) -> None:
+    s1, s2, u1 = seeded
+    _import(deps, account, lst, _doc(_row(s1, campo1="S1"), _row(s2), _row(u1)))
+    _import(deps, account, lst, _doc(_row(u1)), as_opt_out=True)
+
+
+def _big_document(seeded: tuple[str, str, str], new: list[str]) -> str:
+    s1, s2, u1 = seeded
+    n1, n2, n3 = new
+    return _doc(
+        _row(n1, campo1="N1"), _row(s1, campo1="S1 again"), _row(n2),        # batch 1
+        _row("not-an-email"), _row(n3, campo2="x"), _row(u1, campo1="U1"),  # batch 2
+        _row(s2, campo3="S2"), _row(n1, campo1="N1 last"))                  # batch 3
+
+
+def _snapshot(engine: sa.Engine, account_id: int, list_id: int) -> dict[str, Any]:
+    return {
+        "recipients": {e: (r.mobile_number, r.field1, r.field2, r.field3)
+                       for e, r in _recipients(engine, account_id).items()},
+        "subscriptions": {row.email: (row.status, row.unsubscribe_reason) for row in _query(
+            engine, """SELECT r.email, s.status, s.unsubscribe_reason FROM subscriptions s
+                       JOIN recipients r ON r.account_id = s.account_id
+                                        AND r.id = s.recipient_id
+                       WHERE s.account_id = :a AND s.list_id = :l""", a=account_id,
+            l=list_id)},
+        "groups": _memberships(engine, account_id),
+        "events": sorted((e.type, e.email, e.reason, e.source)
+                         for e in _events(engine, account_id)),
+        "confirmations": _confirmation_jobs(engine, account_id),
+    }
+
+
+def _outcome(process: ImportProcess) -> tuple[Any, ...]:
+    return (process.status, process.rows_staged, process.rows_done, process.counts,
+            process.confirmations, process.error)
+
+
+def test_a_worker_killed_mid_process_leaves_no_half_batch_and_the_retry_ends_like_a_clean_run(
+        deps: Deps, engine: sa.Engine, account: AccountInfo,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(imports, "BATCH_ROWS", 3)
+    seeded = (_email("s1"), _email("s2"), _email("u1"))
+    new = [_email(f"n{n}") for n in range(1, 4)]
+    lst = _list(deps, account)
+    group = _group(deps, account, lst, "Imported")
+    _seed(deps, account, lst, seeded)
+    opts = ImportOptions(confirm_email=True, force_opt_in=True, group_ids=(group,))
+    process_id = _create(deps, account, lst, _big_document(seeded, new), opts)
+    recipients_before = set(_recipients(engine, account.console_id))
+    events_before = _last_event_id(engine, account.console_id)
+
+    real_merge, calls = bulk_import.merge_batch, []
+
+    def killed_during_the_second_batch(*args: Any, **kwargs: Any) -> None:
+        calls.append(args[5:7])  # (low, high)
+        real_merge(*args, **kwargs)  # the batch's statements ran, its commit never comes
+        if len(calls) == 2:
+            raise WorkerKilled()
+
+    monkeypatch.setattr(bulk_import, "merge_batch", killed_during_the_second_batch)
+    with pytest.raises(WorkerKilled):
+        imports.run_process(deps, process_id)
+
+    killed = _process(deps, process_id)
+    assert calls == [(0, 3), (3, 6)]
+    assert (killed.status, killed.rows_done) == (ProcessStatus.RUNNING, 3)
+    assert (killed.counts.new_email, killed.counts.existing_email) == (2, 1)
+    assert set(_recipients(engine, account.console_id)) - recipients_before == {new[0], new[1]}
+    assert {e.email for e in _events(engine, account.console_id, after=events_before)} == {
+        new[0], seeded[0], new[1]}
+    assert _statuses(engine, account.console_id, lst.id)[seeded[2]] == "unsubscribed"
+    assert _memberships(engine, account.console_id) == {
+        e: {"Imported"} for e in (new[0], seeded[0], new[1])}
+    assert _confirmation_jobs(engine, account.console_id) == sorted(
+        [new[0], seeded[0], new[1]])
+    assert _staged_rows(engine, process_id) == 8
+
+    assert imports.run_process(deps, process_id) is ProcessStatus.COMPLETED
+    assert calls[2:] == [(3, 6), (6, 8)]
+
+    clean_account = new_account(deps)
+    clean_list = _list(deps, clean_account)
+    clean_group = _group(deps, clean_account, clean_list, "Imported")
+    _seed(deps, clean_account, clean_list, seeded)
+    clean_id = _create(deps, clean_account, clean_list, _big_document(seeded, new),
+                       ImportOptions(confirm_email=True, force_opt_in=True,
+                                     group_ids=(clean_group,)))
+    assert imports.run_process(deps, clean_id) is ProcessStatus.COMPLETED
+
+    assert _outcome(_process(deps, process_id)) == _outcome(_process(deps, clean_id))
+    assert _snapshot(engine, account.console_id, lst.id) == _snapshot(
+        engine, clean_account.console_id, clean_list.id)
+    assert _staged_rows(engine, process_id) == 0
