@@ -64,13 +64,16 @@ def new_process(deps: Deps, cred: Credentials, list_id: int, list_guid: str | No
 
 
 def _start(uow: AbstractUnitOfWork, deps: Deps, caller: Caller, list_id: int,
-           process_id: int) -> None:
+           process_id: int, refuse_if_running: bool = True) -> None:
+    """Queue the process for a worker. StartProcess refuses while another process of the list
+    runs (-601); starting everything queued instead lines them up: the per-list lock runs
+    them one after the other."""
     process = uow.imports.get(process_id, caller.account_id, lock=True)
     if process is None or process.list_id != list_id:
         raise errors.ImportProcessNotFound(process_id)
     if process.status is not ProcessStatus.QUEUED:
         raise errors.ImportAlreadyStarted(process_id)
-    if uow.imports.running_for_list(caller.account_id, list_id):
+    if uow.imports.running_for_list(caller.account_id, list_id) and refuse_if_running:
         raise errors.ImportAlreadyRunning(list_id)
     uow.imports.mark(process_id, ProcessStatus.RUNNING, deps.clock.now())
     # The procrastinate lock keeps a list's imports one at a time on any number of workers.
@@ -134,7 +137,7 @@ def _start_queued(deps: Deps, cred: Credentials) -> list[ListResult]:
     for process in queued:
         try:
             with deps.uow() as uow:
-                _start(uow, deps, caller, process.list_id, process.id)
+                _start(uow, deps, caller, process.list_id, process.id, refuse_if_running=False)
                 uow.commit()
             results.append(ListResult(process.list_id, process.id, None))
         except errors.MailUpError as exc:

@@ -171,3 +171,28 @@ def test_start_import_processes_imports_into_several_lists_with_per_list_codes(
     assert done.findtext("mailupBody/ReturnCode") == "-101"
     assert _statuses(engine, account, l1) == {address: "subscribed"}
     assert _statuses(engine, account, l2) == {address: "subscribed"}
+
+
+def test_start_import_processes_without_a_document_starts_everything_queued_in_order(
+        soap: ServiceFactory, account: AccountInfo, server_settings: Settings,
+        engine: sa.Engine) -> None:
+    list_id, guid = _list(soap, account)
+    imp, header = soap("Import"), [auth_header(account)]
+    address = f"queued.{secrets.token_hex(3)}@example.test"
+    first = _code(imp.NewImportProcess(idList=list_id, listGUID=guid,
+                                       xmlDoc=_doc(_row(address, "First")), idGroups="",
+                                       idConfirmNL=0, **FLAGS, _soapheaders=header))
+    second = _code(imp.NewImportProcess(idList=list_id, listGUID=guid,
+                                        xmlDoc=_doc(_row(address, "Second")), idGroups="",
+                                        idConfirmNL=0, **FLAGS, _soapheaders=header))
+
+    started = parse(imp.StartImportProcesses(listsIDs="", listsGUIDs="", xmlDoc="",
+                                             groupsIDs="", **FLAGS, _soapheaders=header))
+    run_jobs(server_settings, "imports")
+
+    assert [(p.findtext("processID"), p.findtext("ReturnCode"))
+            for p in started.iter("process")] == [(str(first), "0"), (str(second), "0")]
+    with engine.connect() as conn:
+        name = conn.execute(sa.select(t.recipients.c.field1).where(
+            t.recipients.c.email == address)).scalar_one()
+    assert name == "Second"  # the later process ran last
