@@ -204,7 +204,11 @@ class WebhookRepository(_Repo, uow.WebhookRepository):
         ).returning(w.consecutive_failures)).scalar_one())
 
     def reset_failures(self, webhook_id: int) -> None:
-        self.conn.execute(t.webhooks.update().where(t.webhooks.c.id == webhook_id)
+        # Only when there is something to reset: every success would otherwise rewrite (and
+        # lock) the same hot webhook row.
+        w = t.webhooks.c
+        self.conn.execute(t.webhooks.update().where(w.id == webhook_id,
+                                                     w.consecutive_failures != 0)
                           .values(consecutive_failures=0))
 
     def deliveries(self, webhook_id: int | None, limit: int) -> list[uow.Delivery]:
