@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import argparse
 import http.client
-import multiprocessing
 import os
 import pathlib
 import random
@@ -30,7 +29,15 @@ import urllib.parse
 from typing import Any
 from xml.sax.saxutils import escape
 
-from bench_getlists import BIN, MARKER, Server, free_port, gunicorn_argv, soap_call
+from bench_getlists import (
+    BIN,
+    MARKER,
+    Server,
+    free_port,
+    gunicorn_argv,
+    in_process,
+    soap_call,
+)
 
 SUBSCRIBE = "/frontend/xmlSubscribe.aspx"
 ACTIVATION = "/frontend/WSActivation.aspx"
@@ -120,22 +127,7 @@ def load(port: int, host: str, list_id: int, clients: int, seconds: float, max_r
 
 def run_load(port: int, host: str, list_id: int, clients: int, seconds: float,
              max_requests: int) -> dict[str, Any]:
-    ctx = multiprocessing.get_context("spawn")
-    parent, child = ctx.Pipe(duplex=False)
-    proc = ctx.Process(target=load, args=(port, host, list_id, clients, seconds, max_requests,
-                                          child))
-    proc.start()
-    try:
-        child.close()
-        if not parent.poll(seconds + 60):
-            raise RuntimeError("the load process did not report in time")
-        result: dict[str, Any] = parent.recv()
-        proc.join(10)
-        return result
-    finally:
-        if proc.is_alive():
-            proc.kill()
-            proc.join()
+    return in_process(load, (port, host, list_id, clients, seconds, max_requests), seconds)
 
 
 # --- the benchmark ----------------------------------------------------------------------------

@@ -137,23 +137,29 @@ def load(port: int, request: bytes, clients: int, seconds: float, max_requests: 
     conn.close()
 
 
-def run_load(port: int, request: bytes, clients: int, seconds: float,
-             max_requests: int) -> dict[str, float]:
+def in_process(target: Any, args: tuple[Any, ...], seconds: float) -> dict[str, Any]:
+    """Run target(*args, pipe) in a separate (spawned) process, so the load does not share
+    this one's GIL, and return what it sends back; the other benches use it too."""
     ctx = multiprocessing.get_context("spawn")
     parent, child = ctx.Pipe(duplex=False)
-    proc = ctx.Process(target=load, args=(port, request, clients, seconds, max_requests, child))
+    proc = ctx.Process(target=target, args=(*args, child))
     proc.start()
     try:
         child.close()
         if not parent.poll(seconds + 60):
             raise RuntimeError("the load process did not report in time")
-        result: dict[str, float] = parent.recv()
+        result: dict[str, Any] = parent.recv()
         proc.join(10)
         return result
     finally:
         if proc.is_alive():
             proc.kill()
             proc.join()
+
+
+def run_load(port: int, request: bytes, clients: int, seconds: float,
+             max_requests: int) -> dict[str, float]:
+    return in_process(load, (port, request, clients, seconds, max_requests), seconds)
 
 
 # --- servers ----------------------------------------------------------------------------------

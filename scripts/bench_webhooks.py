@@ -40,6 +40,8 @@ import time
 import urllib.parse
 from typing import Any
 
+from bench_getlists import in_process
+
 BIN = pathlib.Path(sys.executable).parent
 
 
@@ -127,21 +129,7 @@ def client(port: int, request: dict[str, Any], total: int, threads: int, seconds
 
 def run_client(port: int, request: dict[str, Any], total: int, threads: int,
                seconds: float) -> dict[str, Any]:
-    ctx = multiprocessing.get_context("spawn")
-    parent, child = ctx.Pipe(duplex=False)
-    proc = ctx.Process(target=client, args=(port, request, total, threads, seconds, child))
-    proc.start()
-    try:
-        child.close()
-        if not parent.poll(seconds + 60):
-            raise RuntimeError("the client process did not report in time")
-        result: dict[str, Any] = parent.recv()
-        proc.join(10)
-        return result
-    finally:
-        if proc.is_alive():
-            proc.kill()
-            proc.join()
+    return in_process(client, (port, request, total, threads, seconds), seconds)
 
 
 # --- processes --------------------------------------------------------------------------------
