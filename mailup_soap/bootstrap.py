@@ -17,7 +17,7 @@ from mailup_soap.db.unit_of_work import SqlAlchemyUnitOfWork, make_engine
 from mailup_soap.frontend.app import frontend_routes
 from mailup_soap.jobs import tasks
 from mailup_soap.service_layer.deps import Deps
-from mailup_soap.soap.wsgi import Router, WsgiApp, quiet_spyne_loggers, soap_routes
+from mailup_soap.soap.wsgi import Router, WsgiApp, configure_spyne, soap_routes
 
 
 def build_deps(settings: Settings, pool_size: int = 5) -> Deps:
@@ -36,7 +36,7 @@ def build_deps(settings: Settings, pool_size: int = 5) -> Deps:
 
 
 def build_wsgi_app(settings: Settings, deps: Deps | None = None) -> Router:
-    quiet_spyne_loggers()
+    configure_spyne()
     if not settings.secret_key:
         raise ConfigurationError("MAILUP_SECRET_KEY is not set: it signs confirmation links "
                                  "(any long random string, the same for every process)")
@@ -59,7 +59,7 @@ def build_job_app(settings: Settings) -> App:
 def configure_logging(settings: Settings) -> None:
     logging.basicConfig(level=settings.log_level,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    quiet_spyne_loggers()
+    configure_spyne()
 
 
 def wsgi_factory(settings: Settings) -> Any:

@@ -26,10 +26,6 @@ from mailup_soap.soap.wsdl import asmx_shape
 StartResponse = Callable[..., Any]
 WsgiApp = Callable[[dict[str, Any], StartResponse], Iterable[bytes]]
 
-# spyne runs a full gc.collect() at most once a second per process by default: a 50 ms stall
-# on a large heap (notes/spyne-soap.md section 2.9). Python's own GC is enough.
-spyne.const.MIN_GC_INTERVAL = float("inf")
-
 
 @dataclasses.dataclass(frozen=True)
 class ServiceSpec:
@@ -170,9 +166,14 @@ def soap_routes(deps: Deps, public_url: str, max_body: int,
     return routes
 
 
-def quiet_spyne_loggers() -> None:
-    """spyne logs whole request bodies (passwords included) on XML errors, and every client
-    fault with a traceback (notes/spyne-soap.md section 2.10)."""
+def configure_spyne() -> None:
+    """Process-wide spyne settings, applied by bootstrap before the app serves.
+
+    spyne runs a full gc.collect() at most once a second per process by default: a 50 ms
+    stall on a large heap (notes/spyne-soap.md section 2.9); Python's own GC is enough.
+    spyne also logs whole request bodies (passwords included) on XML errors, and every
+    client fault with a traceback (section 2.10): those loggers are silenced."""
+    spyne.const.MIN_GC_INTERVAL = float("inf")
     logging.getLogger("spyne").setLevel(logging.WARNING)  # no per-app start-up chatter
     logging.getLogger("spyne.protocol.soap.soap11.invalid").setLevel(logging.CRITICAL + 1)
     logging.getLogger("spyne.protocol.soap.soap11").setLevel(logging.CRITICAL + 1)
