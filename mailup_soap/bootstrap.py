@@ -17,7 +17,8 @@ from mailup_soap.db.unit_of_work import SqlAlchemyUnitOfWork, make_engine
 from mailup_soap.frontend.app import frontend_routes
 from mailup_soap.jobs import tasks
 from mailup_soap.service_layer.deps import Deps
-from mailup_soap.soap.wsgi import Router, WsgiApp, configure_spyne, soap_routes
+from mailup_soap.soap.wsgi import configure_spyne, soap_routes
+from mailup_soap.web import Router, WsgiApp
 
 
 def build_deps(settings: Settings, pool_size: int = 5) -> Deps:

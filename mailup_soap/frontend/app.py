@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import html
 import logging
-import urllib.parse
 from collections.abc import Callable, Iterable
 from typing import Any
 
@@ -19,10 +18,10 @@ from mailup_soap.domain.model import UnsubscribeReason
 from mailup_soap.frontend import codes
 from mailup_soap.service_layer import subscriptions as subs
 from mailup_soap.service_layer.deps import Deps
+from mailup_soap.web import StartResponse, caller_ip, form_pairs, reply
 
 log = logging.getLogger("mailup_soap.frontend")
 
-StartResponse = Callable[..., Any]
 Params = dict[str, str]
 # Form posts of a subscription are a few hundred bytes; anything near this is not one.
 MAX_FORM_BYTES = 64 * 1024
@@ -32,17 +31,9 @@ _TRUE = ("1", "true", "yes", "on")
 def read_params(environ: dict[str, Any]) -> Params:
     """Query string and urlencoded form, names lower-cased (clients send `List` and `list`);
     a repeated name (`list=1&list=2`) joins its values with commas."""
-    pairs = urllib.parse.parse_qsl(environ.get("QUERY_STRING", ""), keep_blank_values=True)
-    ctype = environ.get("CONTENT_TYPE", "").lower()
-    length = environ.get("CONTENT_LENGTH") or "0"
-    usable = length.isascii() and length.isdigit()  # else: no body to read, query only
-    if environ.get("REQUEST_METHOD") == "POST" and usable and int(length) > 0:
-        if int(length) > MAX_FORM_BYTES:
-            raise errors.InvalidArgument("body", "too large")
-        body = environ["wsgi.input"].read(int(length))
-        if ctype.startswith("application/x-www-form-urlencoded") or not ctype:
-            pairs += urllib.parse.parse_qsl(body.decode("utf-8", "replace"),
-                                            keep_blank_values=True)
+    pairs = form_pairs(environ, MAX_FORM_BYTES)
+    if pairs is None:
+        raise errors.InvalidArgument("body", "too large")
     params: Params = {}
     for key, value in pairs:
         name = key.strip().lower()
@@ -171,10 +162,7 @@ class Frontend:
         self.trust_forwarded_for = trust_forwarded_for
 
     def _ip(self, environ: dict[str, Any]) -> str:
-        forwarded = str(environ.get("HTTP_X_FORWARDED_FOR", ""))
-        if self.trust_forwarded_for and forwarded:
-            return forwarded.split(",")[-1].strip()  # the address our proxy saw
-        return str(environ.get("REMOTE_ADDR") or "")
+        return caller_ip(environ, self.trust_forwarded_for)
 
     def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
         name = (environ.get("PATH_INFO") or "").rstrip("/").rsplit("/", 1)[-1].lower()
@@ -200,9 +188,7 @@ class Frontend:
 
 
 def _reply(start_response: StartResponse, status: str, ctype: str, body: bytes) -> list[bytes]:
-    start_response(status, [("Content-Type", ctype), ("Content-Length", str(len(body))),
-                            ("Cache-Control", "no-store")])
-    return [body]
+    return reply(start_response, status, ctype, body, [("Cache-Control", "no-store")])
 
 
 def frontend_routes(deps: Deps, trust_forwarded_for: bool = False) -> dict[str, Frontend]:

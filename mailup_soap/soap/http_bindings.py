@@ -4,8 +4,7 @@ header: as at MailUp, the caller's IP must be registered for the account (WSActi
 from __future__ import annotations
 
 import logging
-import urllib.parse
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from typing import Any
 
 from lxml import etree
@@ -14,9 +13,9 @@ from spyne import Fault
 from mailup_soap.service_layer.deps import Deps, RegisteredCaller
 from mailup_soap.soap.operations import Op, invoke
 from mailup_soap.soap.types import Bool, Int
+from mailup_soap.web import StartResponse, caller_ip, form_pairs, reply
 
 log = logging.getLogger("mailup_soap.soap")
-StartResponse = Callable[..., Any]
 
 
 class BadParameterError(ValueError):
@@ -45,20 +44,10 @@ class HttpBindingEndpoint:
         self.trust_forwarded_for = trust_forwarded_for
 
     def _params(self, environ: dict[str, Any]) -> dict[str, str]:
-        pairs = urllib.parse.parse_qsl(environ.get("QUERY_STRING", ""), keep_blank_values=True)
-        length = environ.get("CONTENT_LENGTH") or "0"
-        if environ.get("REQUEST_METHOD") == "POST" and length.isascii() and length.isdigit():
-            if int(length) > self.max_body:
-                raise BadParameterError("request body too large")
-            body = environ["wsgi.input"].read(int(length)).decode("utf-8", "replace")
-            pairs += urllib.parse.parse_qsl(body, keep_blank_values=True)
+        pairs = form_pairs(environ, self.max_body)
+        if pairs is None:
+            raise BadParameterError("request body too large")
         return {k.lower(): v for k, v in pairs}  # ASMX matches names case-insensitively
-
-    def _ip(self, environ: dict[str, Any]) -> str:
-        forwarded = str(environ.get("HTTP_X_FORWARDED_FOR", ""))
-        if self.trust_forwarded_for and forwarded:
-            return forwarded.split(",")[-1].strip()
-        return str(environ.get("REMOTE_ADDR") or "")
 
     def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
         name = (environ.get("PATH_INFO") or "").rstrip("/").rsplit("/", 1)[-1].lower()
@@ -66,21 +55,16 @@ class HttpBindingEndpoint:
         try:
             params = self._params(environ)
             args = [_convert(n, kind, params.get(n.lower())) for n, kind in op.params]
-            cred = RegisteredCaller(environ.get("HTTP_HOST", ""), self._ip(environ))
+            cred = RegisteredCaller(environ.get("HTTP_HOST", ""),
+                                    caller_ip(environ, self.trust_forwarded_for))
             result = invoke(self.spec.style, op, self.deps, None, args, cred=cred)
         except BadParameterError as exc:
-            return _reply(start_response, "500 Internal Server Error", "text/plain", str(exc))
+            return reply(start_response, "500 Internal Server Error", "text/plain", str(exc))
         except Fault as fault:
-            return _reply(start_response, "500 Internal Server Error", "text/plain",
+            return reply(start_response, "500 Internal Server Error", "text/plain",
                           f"{fault.faultcode}: {fault.faultstring}")
         doc = etree.Element(f"{{{self.spec.namespace}}}string", nsmap={None: self.spec.namespace})
         doc.text = str(result)
         body = etree.tostring(doc, xml_declaration=True, encoding="utf-8")
-        return _reply(start_response, "200 OK", "text/xml; charset=utf-8", body)
+        return reply(start_response, "200 OK", "text/xml; charset=utf-8", body)
 
-
-def _reply(start_response: StartResponse, status: str, ctype: str,
-           body: bytes | str) -> list[bytes]:
-    data = body.encode() if isinstance(body, str) else body
-    start_response(status, [("Content-Type", ctype), ("Content-Length", str(len(data)))])
-    return [data]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 import io
 import logging
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 import spyne.const
@@ -22,9 +22,7 @@ from mailup_soap.soap.operations import Op, Style, build_service
 from mailup_soap.soap.protocol import MailUpSoap11, MailUpSoap12
 from mailup_soap.soap.types import IMPORT_NS, SERVICES_NS
 from mailup_soap.soap.wsdl import asmx_shape
-
-StartResponse = Callable[..., Any]
-WsgiApp = Callable[[dict[str, Any], StartResponse], Iterable[bytes]]
+from mailup_soap.web import StartResponse, WsgiApp, reply
 
 
 @dataclasses.dataclass(frozen=True)
@@ -95,18 +93,18 @@ class SoapEndpoint:
         if method in ("GET", "HEAD"):
             query = environ.get("QUERY_STRING", "").lower()
             if query.split("&")[0].split("=")[0] == "wsdl":
-                return _respond(start_response, "200 OK", "text/xml; charset=utf-8",
+                return reply(start_response, "200 OK", "text/xml; charset=utf-8",
                                 b"" if method == "HEAD" else self.wsdl)
-            return _respond(start_response, "405 Method Not Allowed", _CONTENT_TYPE[version],
+            return reply(start_response, "405 Method Not Allowed", _CONTENT_TYPE[version],
                             fault_bytes(version, "Client.RequestNotAllowed",
                                         "POST a SOAP envelope, or GET ?WSDL"))
         body = _read_limited(environ, self.max_body)
         if body is None:
-            return _respond(start_response, "500 Internal Server Error", _CONTENT_TYPE[version],
+            return reply(start_response, "500 Internal Server Error", _CONTENT_TYPE[version],
                             fault_bytes(version, "Client.RequestTooLong",
                                         f"request body over {self.max_body} bytes"))
         if not body.strip():
-            return _respond(start_response, "500 Internal Server Error", _CONTENT_TYPE[version],
+            return reply(start_response, "500 Internal Server Error", _CONTENT_TYPE[version],
                             fault_bytes(version, "Client.SoapError", "empty request body"))
         environ["wsgi.input"] = io.BytesIO(body)
         environ["CONTENT_LENGTH"] = str(len(body))
@@ -132,27 +130,6 @@ def _read_limited(environ: dict[str, Any], limit: int) -> bytes | None:
         chunks.append(chunk)
         size += len(chunk)
     return None
-
-
-def _respond(start_response: StartResponse, status: str, ctype: str,
-             body: bytes) -> list[bytes]:
-    start_response(status, [("Content-Type", ctype), ("Content-Length", str(len(body)))])
-    return [body]
-
-
-class Router:
-    """Case-insensitive path routing to the services (and later the frontend)."""
-
-    def __init__(self, routes: dict[str, WsgiApp]) -> None:
-        self.routes = {path.lower(): app for path, app in routes.items()}
-
-    def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
-        path = (environ.get("PATH_INFO") or "/").rstrip("/").lower()
-        app = self.routes.get(path)
-        if app is None:
-            return _respond(start_response, "404 Not Found", "text/plain; charset=utf-8",
-                            b"not found\n")
-        return app(environ, start_response)
 
 
 def soap_routes(deps: Deps, public_url: str, max_body: int,
