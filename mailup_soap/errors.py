@@ -13,6 +13,8 @@ class AuthenticationError(MailUpError):
     """Credentials, account state or access key rejected."""
 
     message = "authentication failed"
+    # MailUp's own code for it (spec 1.3), the same in SOAP results and WSActivation.aspx.
+    mailup_code: int | None = None
 
     def __str__(self) -> str:
         return self.message
@@ -20,30 +22,37 @@ class AuthenticationError(MailUpError):
 
 class AccountNotValid(AuthenticationError):
     message = "account not valid"
+    mailup_code = -1001
 
 
 class PasswordNotValid(AuthenticationError):
     message = "password not valid"
+    mailup_code = -1002
 
 
 class AccountSuspended(AuthenticationError):
     message = "account suspended"
+    mailup_code = -1003
 
 
 class AccountInactive(AuthenticationError):
     message = "account inactive"
+    mailup_code = -1004
 
 
 class AccountExpired(AuthenticationError):
     message = "account expired"
+    mailup_code = -1005
 
 
 class WebServiceNotEnabled(AuthenticationError):
     message = "web service not enabled"
+    mailup_code = -1006
 
 
 class WebServiceNotActive(AuthenticationError):
     message = "web service not active"
+    mailup_code = -1007
 
 
 class AccessKeyInvalid(AuthenticationError):

@@ -17,11 +17,6 @@ CHECK = {SubscriptionStatus.SUBSCRIBED: 2, SubscriptionStatus.UNSUBSCRIBED: 3,
 # WSActivation.aspx (spec 1.4): missing parameters OR-combine.
 MISSING_PARAMETER = {"ws_name": -2, "usr": -4, "pwd": -8, "nl_url": -16}
 ALREADY_ACTIVE = -1008
-AUTH: dict[type[errors.MailUpError], int] = {
-    errors.AccountNotValid: -1001, errors.PasswordNotValid: -1002,
-    errors.AccountSuspended: -1003, errors.AccountInactive: -1004,
-    errors.AccountExpired: -1005, errors.WebServiceNotEnabled: -1006,
-    errors.WebServiceNotActive: -1007}
 
 
 def for_error(error: errors.MailUpError, invalid_contact: int = GENERIC_ERROR) -> int:
@@ -34,4 +29,5 @@ def for_error(error: errors.MailUpError, invalid_contact: int = GENERIC_ERROR) -
 
 
 def for_auth_error(error: errors.MailUpError) -> int:
-    return AUTH.get(type(error), -1000)
+    code = error.mailup_code if isinstance(error, errors.AuthenticationError) else None
+    return code if code is not None else -1000

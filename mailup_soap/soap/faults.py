@@ -7,14 +7,8 @@ from mailup_soap import errors
 
 # Authentication codes are MailUp's (spec 1.3), shared by every service.
 AUTH_CODES: dict[type[errors.MailUpError], int] = {
-    errors.AccountNotValid: -1001,
-    errors.PasswordNotValid: -1002,
-    errors.AccountSuspended: -1003,
-    errors.AccountInactive: -1004,
-    errors.AccountExpired: -1005,
-    errors.WebServiceNotEnabled: -1006,
-    errors.WebServiceNotActive: -1007,
-}
+    cls: cls.mailup_code for cls in errors.AuthenticationError.__subclasses__()
+    if cls.mailup_code is not None}
 
 # Send / Manage / Report: MailUp documents no values besides "non-zero"; ours (README).
 ACCESS_KEY_CODES: dict[type[errors.MailUpError], int] = AUTH_CODES | {
