@@ -18,7 +18,7 @@ from sqlalchemy.engine import Connection
 
 from mailup_soap.db import events
 from mailup_soap.domain.import_readers import StagedRow
-from mailup_soap.domain.imports import ImportOptions, transition_table
+from mailup_soap.domain.imports import REMOVE, ImportOptions, row_status_tables
 from mailup_soap.domain.lifecycle import Outcome
 from mailup_soap.domain.model import PERSONAL_FIELD_COUNT, ChangeSource, EventType
 
@@ -62,9 +62,11 @@ class _LineStream(io.RawIOBase):
 class StageCounts:
     def __init__(self) -> None:
         self.rows = self.rejected_email = self.rejected_mobile = self.rejected_other = 0
+        self.last_row_no = 0  # row numbers may skip (blank CSV lines keep their number)
 
     def count(self, row: StagedRow) -> None:
         self.rows += 1
+        self.last_row_no = max(self.last_row_no, row.row_no)
         if row.problem is None:
             return
         if row.problem.startswith("Email"):
@@ -100,10 +102,10 @@ def stage(conn: Connection, process_id: int, rows: Iterable[StagedRow]) -> Stage
     finally:
         cursor.close()
     conn.execute(sa.text(
-        "UPDATE import_processes SET rows_staged = :rows, total = :rows, "
+        "UPDATE import_processes SET rows_staged = :last, total = :rows, "
         "rejected_email = :re, rejected_mobile = :rm, rejected_other = :ro WHERE id = :p"),
-        {"rows": counts.rows, "re": counts.rejected_email, "rm": counts.rejected_mobile,
-         "ro": counts.rejected_other, "p": process_id})
+        {"last": counts.last_row_no, "rows": counts.rows, "re": counts.rejected_email,
+         "rm": counts.rejected_mobile, "ro": counts.rejected_other, "p": process_id})
     return counts
 
 
@@ -121,9 +123,14 @@ def _field_expr(name: str, empty_clears: bool) -> str:
 
 
 def _transitions(opts: ImportOptions) -> str:
-    table = [{"state": state, "status": t.status.value if t.status else None,
-              "event": t.event.value if t.event else None, "confirm": t.send_confirmation}
-             for state, t in transition_table(opts).items()
+    """The transition table joined in SQL, per row status: the process's options for rows
+    without one, and the options each CSV `status` value stands for (domain.imports)."""
+    table = [{"row_status": row_status, "state": state,
+              "status": t.status.value if t.status else None,
+              "event": t.event.value if t.event else None, "confirm": t.send_confirmation,
+              "remove": t is REMOVE}
+             for row_status, transitions in row_status_tables(opts).items()
+             for state, t in transitions.items()
              if t.outcome is Outcome.CHANGED or t.send_confirmation]
     return json.dumps(table)
 
@@ -138,6 +145,7 @@ def merge_batch(conn: Connection, process_id: int, account_id: int, list_id: int
     run = _runner(conn, p)
     run("""CREATE TEMP TABLE ib ON COMMIT DROP AS
            SELECT DISTINCT ON (COALESCE(lower(email), mobile_number)) *,
+                  COALESCE(status, '') AS row_status,
                   NULL::bigint AS recipient_id, false AS inserted, 'new'::text AS state
            FROM import_rows
            WHERE process_id = :p AND row_no > :lo AND row_no <= :hi AND problem IS NULL
@@ -154,7 +162,7 @@ def merge_batch(conn: Connection, process_id: int, account_id: int, list_id: int
            WHERE ib.email IS NULL""")
     run("""UPDATE ib SET inserted = true,
                   recipient_id = nextval(pg_get_serial_sequence('recipients', 'id'))
-           WHERE recipient_id IS NULL""")
+           WHERE recipient_id IS NULL AND row_status <> 'delete'""")
     run(f"""INSERT INTO recipients (id, account_id, email, mobile_prefix, mobile_number,
                                     {', '.join(FIELDS)})
             SELECT recipient_id, :a, email, CASE WHEN mobile_number IS NOT NULL THEN '' END,
@@ -168,7 +176,8 @@ def merge_batch(conn: Connection, process_id: int, account_id: int, list_id: int
                    mobile_prefix = CASE WHEN {mobile} IS NOT NULL THEN '' END,
                    updated_at = :now
             FROM ib b
-            WHERE NOT b.inserted AND r.account_id = :a AND r.id = b.recipient_id
+            WHERE NOT b.inserted AND b.row_status <> 'delete'
+              AND r.account_id = :a AND r.id = b.recipient_id
               AND ({', '.join(f'r.{f}' for f in FIELDS)}, r.mobile_number)
                   IS DISTINCT FROM ({', '.join(exprs)}, {mobile})""")
     run("""UPDATE ib SET state = COALESCE((
@@ -176,11 +185,15 @@ def merge_batch(conn: Connection, process_id: int, account_id: int, list_id: int
                            THEN 'final' ELSE s.status END
                FROM subscriptions s
                WHERE s.account_id = :a AND s.list_id = :l AND s.recipient_id = ib.recipient_id),
-           'new')""")
+           'new')
+           WHERE recipient_id IS NOT NULL""")
     run("""CREATE TEMP TABLE it ON COMMIT DROP AS
            SELECT * FROM jsonb_to_recordset(CAST(:table AS jsonb))
-                    AS x(state text, status text, event text, confirm boolean)""")
+                    AS x(row_status text, state text, status text, event text,
+                         confirm boolean, remove boolean)""")
     run("ANALYZE ib")  # recipient ids and states are known now
+    if run("SELECT EXISTS (SELECT 1 FROM ib WHERE row_status = 'delete')").scalar_one():
+        _remove(conn, run, account_id, list_id, source, now)
     run("""INSERT INTO subscriptions (account_id, list_id, recipient_id, status, requested_at,
                                       subscribed_at, unsubscribed_at, unsubscribe_reason,
                                       unsubscribe_source, updated_at)
@@ -190,7 +203,7 @@ def merge_batch(conn: Connection, process_id: int, account_id: int, list_id: int
                   CASE WHEN it.status = 'unsubscribed' THEN :now END,
                   CASE WHEN it.status = 'unsubscribed' THEN 4 END,
                   CASE WHEN it.status = 'unsubscribed' THEN :source END, :now
-           FROM ib JOIN it ON it.state = ib.state
+           FROM ib JOIN it ON it.state = ib.state AND it.row_status = ib.row_status
            WHERE it.status IS NOT NULL
            ON CONFLICT (account_id, list_id, recipient_id) DO UPDATE SET
                status = EXCLUDED.status,
@@ -213,13 +226,26 @@ def merge_batch(conn: Connection, process_id: int, account_id: int, list_id: int
                SELECT :a, g.id, ib.recipient_id FROM ib JOIN groups g
                  ON g.account_id = :a AND g.list_id = :l
                 AND g.id = ANY (CAST(:groups AS integer[]))
+               WHERE ib.row_status <> 'delete' AND ib.recipient_id IS NOT NULL
                ON CONFLICT DO NOTHING""")
-    for event in {t.event for t in transition_table(opts).values() if t.event}:
+    # The CSV `groups` column: the row's recipient joins those groups of the list.
+    run("""INSERT INTO group_members (account_id, group_id, recipient_id)
+           SELECT DISTINCT :a, g.id, ib.recipient_id
+           FROM ib CROSS JOIN LATERAL unnest(string_to_array(ib.groups, ',')) AS gid(raw)
+           JOIN groups g ON g.account_id = :a AND g.list_id = :l
+                        AND g.id::text = btrim(gid.raw)
+           WHERE ib.groups IS NOT NULL AND ib.row_status <> 'delete'
+             AND ib.recipient_id IS NOT NULL
+           ON CONFLICT DO NOTHING""")
+    changed = {t.event for table in row_status_tables(opts).values() for t in table.values()
+               if t.event and t.outcome is Outcome.CHANGED and t is not REMOVE}
+    for event in changed:
         events.record(conn, account_id, list_id, event, source, now,
                       # = ANY(ARRAY(...)): the batch's ids are computed once and looked up
                       # by primary key, whatever the planner believes about the account's size
                       recipients="r.id = ANY (ARRAY(SELECT ib.recipient_id FROM ib JOIN it "
-                                 "ON it.state = ib.state WHERE it.event = :ev))",
+                                 "ON it.state = ib.state AND it.row_status = ib.row_status "
+                                 "WHERE it.event = :ev AND NOT it.remove))",
                       reason=4 if event is EventType.UNSUBSCRIBED else None,
                       ev=event.value)
     confirmations = run("""SELECT COALESCE(cardinality(procrastinate_defer_jobs_v1(ARRAY(
@@ -227,7 +253,7 @@ def merge_batch(conn: Connection, process_id: int, account_id: int, list_id: int
                           jsonb_build_object('account_id', :a, 'list_id', :l,
                                              'recipient_id', ib.recipient_id),
                           NULL)::procrastinate_job_to_defer_v1
-               FROM ib JOIN it ON it.state = ib.state
+               FROM ib JOIN it ON it.state = ib.state AND it.row_status = ib.row_status
                WHERE it.confirm AND ib.email IS NOT NULL))), 0)""",
                         queue=MAIL_QUEUE, task=CONFIRM_TASK).scalar_one()
     run("""UPDATE import_processes ip SET rows_done = :hi,
@@ -249,10 +275,30 @@ def merge_batch(conn: Connection, process_id: int, account_id: int, list_id: int
                         count(*) FILTER (WHERE opted_out AND email IS NULL) AS opt_out_mobile
                  FROM (SELECT ib.*, COALESCE(it.status = 'unsubscribed',
                                              ib.state IN ('unsubscribed', 'final'))
-                                    AS opted_out
+                                    AND NOT COALESCE(it.remove, false) AS opted_out
                        FROM ib LEFT JOIN it ON it.state = ib.state
-                                           AND it.status IS NOT NULL) AS batch) c
+                                           AND it.row_status = ib.row_status
+                                           AND (it.status IS NOT NULL OR it.remove)
+                       WHERE ib.recipient_id IS NOT NULL) AS batch) c
            WHERE ip.id = :p""", confirmations=confirmations)
+
+
+_REMOVED = ("SELECT ib.recipient_id FROM ib JOIN it ON it.state = ib.state "
+            "AND it.row_status = ib.row_status WHERE it.remove")
+
+
+def _remove(conn: Connection, run: Any, account_id: int, list_id: int, source: ChangeSource,
+            now: dt.datetime) -> None:
+    """CSV rows with status `delete`: the subscription is cancelled with the recipient's
+    groups of this list. The event goes first: its snapshot carries those groups."""
+    events.record(conn, account_id, list_id, EventType.REMOVED, source, now,
+                  recipients=f"r.id = ANY (ARRAY({_REMOVED}))")
+    run(f"""DELETE FROM group_members m
+            WHERE m.account_id = :a AND m.recipient_id = ANY (ARRAY({_REMOVED}))
+              AND m.group_id IN (SELECT id FROM groups WHERE account_id = :a AND list_id = :l)""")
+    run(f"""DELETE FROM subscriptions s
+            WHERE s.account_id = :a AND s.list_id = :l
+              AND s.recipient_id = ANY (ARRAY({_REMOVED}))""")
 
 
 def _runner(conn: Connection, params: dict[str, Any]) -> Any:

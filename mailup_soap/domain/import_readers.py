@@ -133,25 +133,42 @@ def read_csv(lines: Iterable[str], opts: ImportOptions,
              extra_columns: tuple[str, ...] = ()) -> Iterator[StagedRow]:
     """MailUp's CSV: `|`-separated, a header of field ids (111 email, 222 prefix, 333 number,
     444 full mobile, 1..39 personal fields) plus the `extra_columns` named here (e.g. status,
-    groups), the same column count on every row."""
+    groups), the same column count on every row. A row's number is its line in the file."""
     reader = csv.reader(lines, delimiter="|")
     try:
         header = [h.strip().lower() for h in next(reader)]
     except StopIteration:
         raise errors.ImportDocumentEmpty() from None
+    except csv.Error as exc:
+        raise errors.ImportDocumentInvalid(f"line 1: {exc}") from None
+    if len(header) == 1 and any(sep in header[0] for sep in ",;\t"):
+        raise errors.ImportDocumentInvalid(
+            f"the header {header[0]!r} is not separated by '|' (MailUp's CSV separator)")
     known = {EMAIL_COLUMN, PREFIX_COLUMN, NUMBER_COLUMN, FULL_MOBILE_COLUMN, *extra_columns}
     for name in header:
         if name not in known and not (name.isascii() and name.isdigit()
                                       and 1 <= int(name) <= PERSONAL_FIELD_COUNT):
             raise errors.ImportDocumentInvalid(f"unknown column {name!r} in the header")
+    if len(set(header)) != len(header):
+        raise errors.ImportDocumentInvalid("a column appears twice in the header")
     if EMAIL_COLUMN not in header and not {NUMBER_COLUMN, FULL_MOBILE_COLUMN} & set(header):
         raise errors.ImportDocumentInvalid("no email (111) or mobile (333/444) column")
-    for row_no, cells in enumerate(reader, 1):
+    while True:
+        row_no = reader.line_num + 1  # the line the row starts on (a quoted value may span)
+        try:
+            cells = next(reader)
+        except StopIteration:
+            return
+        except csv.Error as exc:
+            raise errors.ImportDocumentInvalid(f"line {reader.line_num}: {exc}") from None
         if not any(c.strip() for c in cells):
             continue
         if len(cells) != len(header):
             yield StagedRow(row_no, None, None, {},
                             f"{len(cells)} columns where the header has {len(header)}")
+            continue
+        if any("\x00" in c for c in cells):  # text never holds one; PostgreSQL refuses it
+            yield StagedRow(row_no, None, None, {}, "a NUL character in the row")
             continue
         values = dict(zip(header, (c.strip() for c in cells), strict=True))
         fields = {int(k): v for k, v in values.items() if k.isdigit() and len(k) <= 2}

@@ -119,6 +119,52 @@ def transition_table(opts: ImportOptions) -> dict[str, Transition]:
     return {key: transition(state, opts) for key, state in STATES.items()}
 
 
+class RowStatus(enum.StrEnum):
+    """The optional `status` column of the daily sync's CSV: what the CRM says a row's
+    subscription is. Explicit, so it may do what the import flags alone never do."""
+
+    SUBSCRIBE = "subscribe"
+    UNSUBSCRIBE = "unsubscribe"
+    PENDING = "pending"
+    DELETE = "delete"
+
+
+REMOVE = Transition(Outcome.CHANGED, None, EventType.REMOVED)
+
+
+def row_transition(row_status: RowStatus, current: Current | None) -> Transition:
+    """One row's status column applied to the recipient's subscription. A hard bounce or a
+    spam complaint (reasons 8, 16) is never undone, not even removed: that record is what
+    keeps the address from being subscribed again."""
+    if current is not None and current.reason in lifecycle.FINAL_REASONS:
+        return _UNCHANGED
+    status = current.status if current else None
+    if row_status is RowStatus.SUBSCRIBE:
+        if status is SubscriptionStatus.SUBSCRIBED:
+            return _UNCHANGED
+        return _to(SubscriptionStatus.SUBSCRIBED, EventType.SUBSCRIPTION_CONFIRMED)
+    if row_status is RowStatus.UNSUBSCRIBE:
+        if status is SubscriptionStatus.UNSUBSCRIBED:
+            return _UNCHANGED
+        return _to(SubscriptionStatus.UNSUBSCRIBED, EventType.UNSUBSCRIBED)
+    if row_status is RowStatus.PENDING:
+        # Double opt-in for someone new; nobody subscribed or unsubscribed is asked again.
+        if current is None:
+            return _to(SubscriptionStatus.PENDING, EventType.SUBSCRIPTION_REQUESTED, True)
+        return _UNCHANGED
+    return REMOVE if current is not None else _UNCHANGED
+
+
+def row_status_tables(opts: ImportOptions) -> dict[str, dict[str, Transition]]:
+    """`transition_table` for rows without a status (the process's flags), and one table per
+    status value, keyed by the value."""
+    tables = {"": transition_table(opts)}
+    for row_status in RowStatus:
+        tables[row_status.value] = {key: row_transition(row_status, state)
+                                    for key, state in STATES.items()}
+    return tables
+
+
 @dataclasses.dataclass(frozen=True)
 class ImportProcess:
     id: int

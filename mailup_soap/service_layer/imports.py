@@ -146,28 +146,31 @@ def _start_queued(deps: Deps, cred: Credentials) -> list[ListResult]:
 
 
 def run_process(deps: Deps, process_id: int,
-                progress: Callable[[int, int], None] | None = None) -> ProcessStatus:
+                progress: Callable[[int, int], None] | None = None,
+                keep_rows: bool = False) -> ProcessStatus:
     """The worker's part: merge the stored rows batch by batch, from where a previous run
-    stopped. Any unexpected error ends the process as failed (status 4) and is logged."""
-    with deps.uow() as uow:
-        process = uow.imports.get(process_id)
-    if process is None or process.status is not ProcessStatus.RUNNING:
-        return process.status if process else ProcessStatus.FAILED
+    stopped. Each batch locks the process row and starts at its recorded progress, so two
+    runners of one process (a retried job beside a slow one) never merge a batch twice. Any
+    unexpected error ends the process as failed (status 4) and is logged. `keep_rows` leaves
+    the staged rows for the caller (the daily sync reports the rejected ones)."""
     try:
-        low = process.rows_done
-        while low < process.rows_staged:
-            high = min(low + BATCH_ROWS, process.rows_staged)
+        while True:
             with deps.uow() as uow:
+                process = uow.imports.get(process_id, lock=True)
+                if process is None or process.status is not ProcessStatus.RUNNING:
+                    return process.status if process else ProcessStatus.FAILED
+                low = process.rows_done
+                if low >= process.rows_staged:
+                    uow.imports.mark(process_id, ProcessStatus.COMPLETED, deps.clock.now())
+                    if not keep_rows:
+                        uow.imports.clear_rows(process_id)
+                    uow.commit()
+                    return ProcessStatus.COMPLETED
+                high = min(low + BATCH_ROWS, process.rows_staged)
                 uow.imports.merge_batch(process, low, high, deps.clock.now())
                 uow.commit()
-            low = high
             if progress:
-                progress(low, process.rows_staged)
-        with deps.uow() as uow:
-            uow.imports.mark(process_id, ProcessStatus.COMPLETED, deps.clock.now())
-            uow.imports.clear_rows(process_id)
-            uow.commit()
-        return ProcessStatus.COMPLETED
+                progress(high, process.rows_staged)
     except Exception as exc:
         log.exception("import process %d failed", process_id)
         with deps.uow() as uow:

@@ -264,8 +264,8 @@ def test_csv_reads_the_pipe_format_with_a_header_of_field_ids() -> None:
                 "Bob||bob@example.test|")
 
     assert rows == [
-        StagedRow(1, "ann@example.test", "+393331234567", {1: "Ann", 2: "Smith"}),
-        StagedRow(2, "bob@example.test", None, {1: "Bob", 2: ""})]
+        StagedRow(2, "ann@example.test", "+393331234567", {1: "Ann", 2: "Smith"}),
+        StagedRow(3, "bob@example.test", None, {1: "Bob", 2: ""})]
 
 
 def test_csv_joins_prefix_222_and_number_333() -> None:
@@ -279,14 +279,41 @@ def test_csv_rows_with_the_wrong_column_count_are_rejected_with_their_line() -> 
                 "Cy", "Di|di@example.test")
 
     assert [(r.row_no, r.problem) for r in rows] == [
-        (1, None), (2, "3 columns where the header has 2"),
-        (3, "1 columns where the header has 2"), (4, None)]
+        (2, None), (3, "3 columns where the header has 2"),
+        (4, "1 columns where the header has 2"), (5, None)]
 
 
 def test_csv_blank_lines_are_skipped_but_still_counted_as_lines() -> None:
     rows = _csv("111", "a@example.test", "", "b@example.test")
 
-    assert [(r.row_no, r.email) for r in rows] == [(1, "a@example.test"), (3, "b@example.test")]
+    assert [(r.row_no, r.email) for r in rows] == [(2, "a@example.test"), (4, "b@example.test")]
+
+
+def test_csv_a_row_number_is_its_line_even_after_a_quoted_value_spanning_lines() -> None:
+    lines = ["1|111\n", '"two\n', 'lines"|a@example.test\n', "Bo|b@example.test\n"]
+
+    rows = list(read_csv(lines, DEFAULT))
+
+    assert [(r.row_no, r.email) for r in rows] == [(2, "a@example.test"),
+                                                   (4, "b@example.test")]
+
+
+@pytest.mark.parametrize("header", ["1,2,111", "111;1", "111\t1"])
+def test_csv_with_another_separator_is_refused_with_the_reason(header: str) -> None:
+    with pytest.raises(errors.ImportDocumentInvalid, match="not separated by '\\|'"):
+        _csv(header, "x")
+
+
+def test_csv_a_column_given_twice_is_refused() -> None:
+    with pytest.raises(errors.ImportDocumentInvalid, match="twice"):
+        _csv("111|1|1", "a@example.test|x|y")
+
+
+def test_csv_a_nul_character_rejects_its_row_not_the_file() -> None:
+    rows = _csv("111|1", "a@example.test|x\x00y", "b@example.test|z")
+
+    assert [(r.row_no, r.email, r.problem) for r in rows] == [
+        (2, None, "a NUL character in the row"), (3, "b@example.test", None)]
 
 
 def test_csv_invalid_email_rejects_the_row() -> None:
