@@ -1,6 +1,6 @@
 # A menu: every target is one line calling a script in scripts/, which does the work.
 .DEFAULT_GOAL := help
-.PHONY: help run test lint bench bench-import dump-wsdl db-start db-stop clean
+.PHONY: help run test lint bench bench-import bench-ftp dump-wsdl db-start db-stop clean
 
 help: ## this menu
 	@awk -F ':.*## ' '/^[a-z-]+:.*## / { printf "  make %-10s %s\n", $$1, $$2 }' $(MAKEFILE_LIST)
@@ -19,6 +19,9 @@ bench: ## measure throughput (never asserted in make test)
 
 bench-import: ## import 1,000,000 rows end to end (SOAP, worker) beside a raw COPY
 	scripts/bench-import $(ARGS)
+
+bench-ftp: ## a 1,000,000-row file over FTP through the daily sync; a 1,000,000-row export
+	scripts/bench-ftp $(ARGS)
 
 dump-wsdl: ## regenerate the committed wsdl/*.wsdl from the services
 	scripts/dump-wsdl

@@ -9,6 +9,7 @@ from typing import Any
 from procrastinate import App, PsycopgConnector
 
 from mailup_soap.adapters.clock import SystemClock
+from mailup_soap.adapters.file_drop import LocalFileDrop
 from mailup_soap.adapters.passwords import Argon2Hasher
 from mailup_soap.adapters.smtp import SmtpMailer
 from mailup_soap.adapters.webhook_http import HttpPoster
@@ -33,7 +34,8 @@ def build_deps(settings: Settings, pool_size: int = 5) -> Deps:
                 public_url=settings.public_url, mail_from=settings.mail_from,
                 pending_days=settings.pending_days,
                 webhook_timeout=float(settings.webhook_timeout_seconds),
-                webhook_max_failures=settings.webhook_max_failures)
+                webhook_max_failures=settings.webhook_max_failures,
+                file_drop=LocalFileDrop(settings.ftp_root, settings.ftp_settle_seconds))
 
 
 def build_wsgi_app(settings: Settings, deps: Deps | None = None) -> Router:
@@ -53,8 +55,17 @@ def build_job_app(settings: Settings) -> App:
     # procrastinate speaks psycopg 3; libpq takes the plain postgresql:// URL.
     app = App(connector=PsycopgConnector(conninfo=settings.database_url))
     deps = functools.cache(lambda: build_deps(settings, pool_size=2))
-    app.add_tasks_from(tasks.make_blueprint(deps), namespace=tasks.NAMESPACE)
+    app.add_tasks_from(tasks.make_blueprint(deps, settings.sync_time),
+                       namespace=tasks.NAMESPACE)
     return app
+
+
+def build_ftp_server(settings: Settings, bind: tuple[str, int] | None = None) -> Any:
+    from mailup_soap.adapters.ftp_site import build_server
+
+    deps = build_deps(settings, pool_size=2)
+    drop = LocalFileDrop(settings.ftp_root, settings.ftp_settle_seconds)
+    return build_server(settings, deps, drop, bind)
 
 
 def configure_logging(settings: Settings) -> None:

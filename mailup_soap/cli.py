@@ -1,5 +1,6 @@
 """`mailup-soap serve | worker | migrate | account create|list | seed-demo | dump-wsdl |
-webhook add|list|disable|enable|deliveries|replay`."""
+webhook add|list|disable|enable|deliveries|replay | import | export-unsubscribers |
+export-profile add|list|remove`."""
 from __future__ import annotations
 
 import argparse
@@ -91,12 +92,18 @@ def cmd_account_list(args: argparse.Namespace) -> int:
 def cmd_seed_demo(args: argparse.Namespace) -> int:
     deps = _deps()
     password = os.environ.get("MAILUP_DEMO_PASSWORD", "demo-password")
+    from mailup_soap.service_layer import ftp_accounts
+
     if not accounts.account_exists(deps, DEMO_CONSOLE_ID):
         accounts.create_account(deps, DEMO_CONSOLE_ID, "Demo", DEMO_HOST, password, password)
+    ftp_user = f"ftp{DEMO_CONSOLE_ID}"
+    if not any(u.username == ftp_user for u in ftp_accounts.list_users(deps, DEMO_CONSOLE_ID)):
+        ftp_accounts.add_user(deps, DEMO_CONSOLE_ID, ftp_user, password)
     print(f"demo account {DEMO_CONSOLE_ID} (console host {DEMO_HOST}):\n"
           f"  Send/Manage/Report: LoginFromId(user='m{DEMO_CONSOLE_ID}', pwd='{password}', "
           f"consoleId={DEMO_CONSOLE_ID})\n"
-          f"  Import header:      User='a{DEMO_CONSOLE_ID}', Password='{password}'")
+          f"  Import header:      User='a{DEMO_CONSOLE_ID}', Password='{password}'\n"
+          f"  FTP site:           user '{ftp_user}', password '{password}'")
     return 0
 
 
@@ -225,6 +232,113 @@ def _import_parser(sub: Any) -> None:
     imp.set_defaults(func=cmd_import)
 
 
+def _export_filter(args: argparse.Namespace) -> Any:
+    from mailup_soap.domain import unsubscribers as unsub
+
+    mode, start, end = unsub.parse_date_option(args.date)
+    return unsub.parse_filter(",".join(args.list or []), ",".join(args.exclude_list or []),
+                              mode, start, end, ",".join(args.reason or []),
+                              ",".join(args.exclude_reason or []))
+
+
+def _write_atomically(path: pathlib.Path, fill: Any) -> Any:
+    """`fill(write)` into a temporary file beside `path`, renamed over it when complete.
+    The file keeps mkstemp's mode 0600: it holds personal data."""
+    import tempfile
+
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="") as out:
+            done = fill(out.write)
+            out.flush()
+            os.fsync(out.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        os.unlink(tmp)
+        raise
+    return done
+
+
+def cmd_export_unsubscribers(args: argparse.Namespace) -> int:
+    from mailup_soap.service_layer import exports
+
+    flt, deps = _export_filter(args), _deps()
+
+    def fill(write: Any) -> int:
+        return exports.export_unsubscribers(deps, args.account, flt, write)
+
+    if args.output:
+        count = _write_atomically(pathlib.Path(args.output), fill)
+        print(f"{count} unsubscribers written to {args.output}", file=sys.stderr)
+    else:
+        fill(sys.stdout.write)
+        sys.stdout.flush()
+    return 0
+
+
+def cmd_export_profile_add(args: argparse.Namespace) -> int:
+    from mailup_soap.service_layer import exports
+
+    profile = exports.add_profile(_deps(), args.account, args.name, _export_filter(args))
+    print(f"export profile {profile.name}: export/{profile.name}-YYYYMMDD.csv after each "
+          "daily sync")
+    return 0
+
+
+def cmd_export_profile_list(args: argparse.Namespace) -> int:
+    import json
+
+    from mailup_soap.service_layer import exports
+
+    for profile in exports.list_profiles(_deps(), args.account):
+        print(f"{profile.name}\t{json.dumps(profile.filter.to_json(), sort_keys=True)}")
+    return 0
+
+
+def cmd_export_profile_remove(args: argparse.Namespace) -> int:
+    from mailup_soap.service_layer import exports
+
+    exports.remove_profile(_deps(), args.account, args.name)
+    print(f"export profile {args.name} removed")
+    return 0
+
+
+def _export_filter_options(parser: Any) -> None:
+    parser.add_argument("--account", type=int, required=True, help="console id")
+    parser.add_argument("--list", action="append", metavar="N",
+                        help="only these lists (repeatable, or 1,2)")
+    parser.add_argument("--exclude-list", action="append", metavar="N",
+                        help="leave these lists out (repeatable, or 1,2)")
+    parser.add_argument("--date", default="all", help="all (default), previous-day (the "
+                        "previous UTC day), YYYY-MM-DD..YYYY-MM-DD or one day YYYY-MM-DD")
+    parser.add_argument("--reason", action="append", metavar="C",
+                        help="only these reason codes, e.g. 8 bounce (repeatable, or 8,16)")
+    parser.add_argument("--exclude-reason", action="append", metavar="C",
+                        help="leave these reason codes out, e.g. 2 unsubscribe link")
+
+
+def _export_parser(sub: Any) -> None:
+    exp = sub.add_parser("export-unsubscribers", help="the unsubscriber CSV (email first; "
+                         "mobile, list, dates, message, reason) to stdout or a file")
+    _export_filter_options(exp)
+    exp.add_argument("-o", "--output", metavar="FILE", help="write FILE atomically")
+    exp.set_defaults(func=cmd_export_unsubscribers)
+    prof = sub.add_parser("export-profile", help="saved exports written to the FTP site's "
+                          "export/ after each daily sync")
+    psub = prof.add_subparsers(dest="profile_command", required=True)
+    add = psub.add_parser("add", help="save a profile with the export-unsubscribers filters")
+    add.add_argument("name", help="1-50 of A-Z a-z 0-9 _ - (it names the file)")
+    _export_filter_options(add)
+    add.set_defaults(func=cmd_export_profile_add)
+    lst = psub.add_parser("list", help="the account's profiles and their filters")
+    lst.add_argument("--account", type=int, required=True, help="console id")
+    lst.set_defaults(func=cmd_export_profile_list)
+    rm = psub.add_parser("remove", help="delete a profile")
+    rm.add_argument("name")
+    rm.add_argument("--account", type=int, required=True, help="console id")
+    rm.set_defaults(func=cmd_export_profile_remove)
+
+
 def _webhook_parser(sub: Any) -> None:
     hook = sub.add_parser("webhook", help="outbound webhooks per account and list")
     hsub = hook.add_subparsers(dest="webhook_command", required=True)
@@ -259,6 +373,99 @@ def _webhook_parser(sub: Any) -> None:
     replay.set_defaults(func=cmd_webhook_replay)
 
 
+def cmd_ftp(args: argparse.Namespace) -> int:
+    settings = _settings()
+    bootstrap.configure_logging(settings)
+    server = bootstrap.build_ftp_server(settings)
+    host, port = server.address[:2]
+    tls = "explicit TLS offered" if settings.ftp_tls_cert else "no TLS"
+    print(f"FTP site on ftp://{host}:{port}/ ({tls}), homes under "
+          f"{pathlib.Path(settings.ftp_root).resolve()}", flush=True)
+    server.serve_forever()
+    return 0
+
+
+def cmd_ftp_user_add(args: argparse.Namespace) -> int:
+    from mailup_soap.service_layer import ftp_accounts
+
+    password = args.password or getpass.getpass(f"FTP password for {args.username}: ")
+    ftp_accounts.add_user(_deps(), args.account, args.username, password)
+    print(f"FTP user {args.username} added for account {args.account}")
+    return 0
+
+
+def cmd_ftp_user_list(args: argparse.Namespace) -> int:
+    from mailup_soap.service_layer import ftp_accounts
+
+    for user in ftp_accounts.list_users(_deps(), args.account):
+        print(f"{user.username}\t{user.account_id}\t{user.created_at:%Y-%m-%d %H:%M}")
+    return 0
+
+
+def cmd_ftp_user_remove(args: argparse.Namespace) -> int:
+    from mailup_soap.service_layer import ftp_accounts
+
+    ftp_accounts.remove_user(_deps(), args.account, args.username)
+    print(f"FTP user {args.username} removed")
+    return 0
+
+
+def cmd_sync(args: argparse.Namespace) -> int:
+    from mailup_soap.service_layer import daily_sync
+
+    if not args.now:
+        app = bootstrap.build_job_app(_settings())
+        with app.open():
+            job_id = app.configure_task(f"{tasks_namespace()}:daily_sync",
+                                        queue="sync").defer(timestamp=0)
+        print(f"daily sync queued for the workers (job {job_id})")
+        return 0
+    deps = _deps()
+    summaries = ([daily_sync.sync_account(deps, args.account)] if args.account
+                 else daily_sync.sync_all(deps))
+    failed = 0
+    for summary in summaries:
+        for result in summary.files:
+            failed += result.outcome == "failed"
+            print(f"account {summary.account_id} list {result.file.list_id}: "
+                  f"{result.file.name}: {result.outcome}"
+                  + (f" (report {result.report})" if result.report else ""))
+        for path in summary.exports:
+            print(f"account {summary.account_id}: wrote {path}")
+    return 1 if failed else 0
+
+
+def tasks_namespace() -> str:
+    from mailup_soap.jobs.tasks import NAMESPACE
+
+    return NAMESPACE
+
+
+def _ftp_parser(sub: Any) -> None:
+    ftp = sub.add_parser("ftp", help="serve the FTP site of the daily batch sync")
+    ftp.set_defaults(func=cmd_ftp)
+    user = sub.add_parser("ftp-user", help="FTP logins, one or more per account")
+    usub = user.add_subparsers(dest="ftp_user_command", required=True)
+    add = usub.add_parser("add", help="add a login confined to the account's FTP home")
+    add.add_argument("username")
+    add.add_argument("--account", type=int, required=True, help="console id")
+    add.add_argument("--password", help="prompted when omitted")
+    add.set_defaults(func=cmd_ftp_user_add)
+    lst = usub.add_parser("list", help="the account's FTP logins")
+    lst.add_argument("--account", type=int, required=True)
+    lst.set_defaults(func=cmd_ftp_user_list)
+    rm = usub.add_parser("remove", help="remove a login")
+    rm.add_argument("username")
+    rm.add_argument("--account", type=int, required=True)
+    rm.set_defaults(func=cmd_ftp_user_remove)
+    sync = sub.add_parser("sync", help="the daily sync: import the files posted on the FTP "
+                          "site, then write the export profiles")
+    sync.add_argument("--now", action="store_true",
+                      help="run here and now (default: queue it for the workers)")
+    sync.add_argument("--account", type=int, help="only this account (with --now)")
+    sync.set_defaults(func=cmd_sync)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="mailup-soap", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -289,6 +496,8 @@ def build_parser() -> argparse.ArgumentParser:
     acc_sub.add_parser("list", help="list accounts").set_defaults(func=cmd_account_list)
     _webhook_parser(sub)
     _import_parser(sub)
+    _export_parser(sub)
+    _ftp_parser(sub)
     return parser
 
 

@@ -37,6 +37,18 @@ class Settings:
     webhook_max_failures: int = 50
     # Behind a reverse proxy: take the frontend caller's IP from X-Forwarded-For.
     trust_forwarded_for: bool = False
+    # The FTP site of the daily batch sync: one home per account, <ftp_root>/<account id>.
+    ftp_root: str = "var/ftp"
+    ftp_bind: str = "127.0.0.1:2121"
+    ftp_passive_ports: tuple[int, int] | None = None  # e.g. MAILUP_FTP_PASSIVE_PORTS=60000-60099
+    ftp_masquerade_address: str = ""  # the public IP announced for passive mode, behind NAT
+    ftp_tls_cert: str = ""  # PEM files; when set the site offers explicit TLS (AUTH TLS)
+    ftp_tls_key: str = ""
+    ftp_tls_required: bool = False  # refuse logins and transfers that did not switch to TLS
+    # A file not modified for this long counts as complete even if it did not come through our
+    # FTP server (which hides uploads in progress on its own).
+    ftp_settle_seconds: int = 60
+    sync_time: str = "02:00"  # the daily import, UTC, HH:MM
 
     @property
     def sqlalchemy_url(self) -> str:
@@ -59,6 +71,36 @@ def _int(environ: Mapping[str, str], key: str, default: int) -> int:
     if value <= 0:
         raise ConfigurationError(f"{PREFIX}{key} must be positive, got {value}")
     return value
+
+
+def _passive_ports(environ: Mapping[str, str]) -> tuple[int, int] | None:
+    raw = environ.get(PREFIX + "FTP_PASSIVE_PORTS", "").strip()
+    if not raw:
+        return None
+    low, sep, high = raw.partition("-")
+    if not (sep and low.strip().isdigit() and high.strip().isdigit()
+            and 1024 <= int(low) <= int(high) <= 65535):
+        raise ConfigurationError(f"{PREFIX}FTP_PASSIVE_PORTS must be a range like "
+                                 f"60000-60099, got {raw!r}")
+    return int(low), int(high)
+
+
+def _sync_time(environ: Mapping[str, str]) -> str:
+    raw = environ.get(PREFIX + "SYNC_TIME", "").strip() or Settings.sync_time
+    hour, sep, minute = raw.partition(":")
+    if not (sep and hour.isdigit() and minute.isdigit() and int(hour) < 24
+            and int(minute) < 60):
+        raise ConfigurationError(f"{PREFIX}SYNC_TIME must be HH:MM (UTC), got {raw!r}")
+    return f"{int(hour):02d}:{int(minute):02d}"
+
+
+def _seconds(environ: Mapping[str, str], key: str, default: int) -> int:
+    raw = environ.get(PREFIX + key, "").strip()
+    if not raw:
+        return default
+    if not raw.isdigit():
+        raise ConfigurationError(f"{PREFIX}{key} must be a number of seconds, got {raw!r}")
+    return int(raw)
 
 
 def _flag(environ: Mapping[str, str], key: str) -> bool:
@@ -98,4 +140,13 @@ def load_settings(environ: Mapping[str, str]) -> Settings:
                                      Settings.webhook_timeout_seconds),
         webhook_max_failures=_int(environ, "WEBHOOK_MAX_FAILURES", Settings.webhook_max_failures),
         trust_forwarded_for=_flag(environ, "TRUST_FORWARDED_FOR"),
+        ftp_root=environ.get(PREFIX + "FTP_ROOT") or Settings.ftp_root,
+        ftp_bind=environ.get(PREFIX + "FTP_BIND") or Settings.ftp_bind,
+        ftp_passive_ports=_passive_ports(environ),
+        ftp_masquerade_address=environ.get(PREFIX + "FTP_MASQUERADE_ADDRESS", ""),
+        ftp_tls_cert=environ.get(PREFIX + "FTP_TLS_CERT", ""),
+        ftp_tls_key=environ.get(PREFIX + "FTP_TLS_KEY", ""),
+        ftp_tls_required=_flag(environ, "FTP_TLS_REQUIRED"),
+        ftp_settle_seconds=_seconds(environ, "FTP_SETTLE_SECONDS", Settings.ftp_settle_seconds),
+        sync_time=_sync_time(environ),
     )

@@ -89,9 +89,15 @@ def smtp() -> Iterator[SmtpSink]:
 
 
 @pytest.fixture(scope="session")
-def settings(database_url: str, smtp: SmtpSink) -> Settings:
+def ftp_root(tmp_path_factory: pytest.TempPathFactory) -> pathlib.Path:
+    """The FTP homes of the run (the daily sync reads them; settle time 0 in tests)."""
+    return tmp_path_factory.mktemp("ftp-homes")
+
+
+@pytest.fixture(scope="session")
+def settings(database_url: str, smtp: SmtpSink, ftp_root: pathlib.Path) -> Settings:
     return Settings(database_url=database_url, secret_key="test-secret", smtp_port=smtp.port,
-                    webhook_timeout_seconds=2)
+                    webhook_timeout_seconds=2, ftp_root=str(ftp_root), ftp_settle_seconds=0)
 
 
 def run_jobs(settings: Settings, *queues: str) -> None:
@@ -151,12 +157,14 @@ class _ThreadingServer(ThreadingMixIn, WSGIServer):
 
 
 @pytest.fixture(scope="session")
-def _http_server(database_url: str, deps: Deps, smtp: SmtpSink) -> Iterator[tuple[str, Settings]]:
+def _http_server(database_url: str, deps: Deps, smtp: SmtpSink,
+                 ftp_root: pathlib.Path) -> Iterator[tuple[str, Settings]]:
     httpd = make_server("127.0.0.1", 0, lambda e, s: [], server_class=_ThreadingServer,
                         handler_class=_QuietHandler)
     base = f"http://127.0.0.1:{httpd.server_port}"
     settings = Settings(database_url=database_url, public_url=base, max_body_bytes=256 * 1024,
-                        secret_key="test-secret", smtp_port=smtp.port, webhook_timeout_seconds=2)
+                        secret_key="test-secret", smtp_port=smtp.port, webhook_timeout_seconds=2,
+                        ftp_root=str(ftp_root), ftp_settle_seconds=0)
     httpd.set_app(bootstrap.build_wsgi_app(settings, deps))
     thread = threading.Thread(target=httpd.serve_forever, daemon=True)
     thread.start()

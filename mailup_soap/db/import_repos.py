@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from typing import Any
 
 import sqlalchemy as sa
@@ -80,3 +80,11 @@ class ImportRepository(_Repo, uow.ImportRepository):
 
     def clear_rows(self, process_id: int) -> None:
         self.conn.execute(t.import_rows.delete().where(t.import_rows.c.process_id == process_id))
+
+    def rejected_rows(self, process_id: int) -> Iterator[tuple[int, str]]:
+        r = t.import_rows.c
+        rows = self.conn.execution_options(yield_per=10_000).execute(
+            sa.select(r.row_no, r.problem).where(r.process_id == process_id,
+                                                  r.problem.isnot(None)).order_by(r.row_no))
+        for row in rows:
+            yield int(row.row_no), str(row.problem)

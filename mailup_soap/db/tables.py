@@ -271,3 +271,41 @@ import_rows = sa.Table(
     sa.Column("groups", sa.Text),  # FTP CSV: group ids for this row
     sa.Column("problem", sa.Text),  # why the row is rejected; NULL when valid
 )
+
+# The daily batch sync (FTP site). One login per account; its home is <ftp root>/<account id>.
+ftp_users = sa.Table(
+    "ftp_users", metadata,
+    sa.Column("username", sa.Text, primary_key=True),
+    sa.Column("account_id", sa.Integer, sa.ForeignKey("accounts.id", ondelete="CASCADE"),
+              nullable=False, index=True),
+    sa.Column("password_hash", sa.Text, nullable=False),
+    sa.Column("created_at", TS, nullable=False, server_default=_now()),
+)
+
+# One row per imported file content and list: a file posted twice is recognised by its hash,
+# and a sync that crashed mid-file resumes the same process.
+sync_files = sa.Table(
+    "sync_files", metadata,
+    sa.Column("account_id", sa.Integer, primary_key=True),
+    sa.Column("list_id", sa.Integer, primary_key=True),
+    sa.Column("sha256", sa.Text, primary_key=True),
+    sa.Column("name", sa.Text, nullable=False),
+    sa.Column("process_id", sa.BigInteger,
+              sa.ForeignKey("import_processes.id", ondelete="SET NULL")),
+    sa.Column("status", sa.Text, nullable=False, server_default="importing"),
+    sa.Column("received_at", TS, nullable=False, server_default=_now()),
+    sa.Column("done_at", TS),
+    sa.ForeignKeyConstraint(["account_id", "list_id"], ["lists.account_id", "lists.id"],
+                            ondelete="CASCADE"),
+    sa.CheckConstraint("status in ('importing','done')", name="sync_files_status_check"),
+)
+
+# Saved unsubscriber-export filters: each writes a CSV into export/ after every daily sync.
+export_profiles = sa.Table(
+    "export_profiles", metadata,
+    sa.Column("account_id", sa.Integer, sa.ForeignKey("accounts.id", ondelete="CASCADE"),
+              primary_key=True),
+    sa.Column("name", sa.Text, primary_key=True),
+    sa.Column("filters", JSONB, nullable=False),
+    sa.Column("created_at", TS, nullable=False, server_default=_now()),
+)

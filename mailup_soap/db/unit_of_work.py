@@ -4,7 +4,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
-from mailup_soap.db import import_repos
+from mailup_soap.db import export_repos, import_repos, sync_repos
 from mailup_soap.db import lifecycle_repos as lrepos
 from mailup_soap.db import repositories as repos
 from mailup_soap.service_layer.unit_of_work import AbstractUnitOfWork
@@ -40,6 +40,9 @@ class SqlAlchemyUnitOfWork(AbstractUnitOfWork):
         self.frontend_ips = lrepos.FrontendIpRepository(conn)
         self.webhooks = lrepos.WebhookRepository(conn)
         self.imports = import_repos.ImportRepository(conn)
+        self.ftp_users = sync_repos.FtpUserRepository(conn)
+        self.sync_files = sync_repos.SyncFileRepository(conn)
+        self.exports = export_repos.ExportRepository(conn)
         return self
 
     def __exit__(self, *args: object) -> None:

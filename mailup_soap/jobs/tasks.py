@@ -10,7 +10,14 @@ from collections.abc import Callable
 
 from procrastinate import Blueprint, JobContext, RetryStrategy
 
-from mailup_soap.service_layer import auth, confirmations, imports, subscriptions, webhooks
+from mailup_soap.service_layer import (
+    auth,
+    confirmations,
+    daily_sync,
+    imports,
+    subscriptions,
+    webhooks,
+)
 from mailup_soap.service_layer.deps import Deps
 
 log = logging.getLogger("mailup_soap.jobs")
@@ -21,8 +28,18 @@ NAMESPACE = "mailup"
 STALLED_AFTER_SECONDS = 60
 
 
-def make_blueprint(deps: Callable[[], Deps]) -> Blueprint:
+def make_blueprint(deps: Callable[[], Deps], sync_time: str = "02:00") -> Blueprint:
+    """`sync_time` (HH:MM, UTC) is when the daily FTP sync runs."""
     bp = Blueprint()
+    hour, minute = (int(part) for part in sync_time.split(":"))
+
+    # The daily batch sync. The queueing lock keeps one run at a time across workers; files
+    # are safe to re-run anyway (see service_layer/daily_sync.py).
+    @bp.periodic(cron=f"{minute} {hour} * * *")
+    @bp.task(name="daily_sync", queue="sync", queueing_lock="daily_sync", lock="daily_sync")
+    def daily_sync_task(timestamp: int) -> int:
+        summaries = daily_sync.sync_all(deps())
+        return sum(len(s.files) for s in summaries)
 
     # Every 10 minutes: expired keys are refused at lookup already; this keeps the table small.
     @bp.periodic(cron="*/10 * * * *")

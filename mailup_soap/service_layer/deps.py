@@ -5,7 +5,7 @@ import dataclasses
 import datetime as dt
 from collections.abc import Callable
 
-from mailup_soap.service_layer.ports import Clock, Mailer, PasswordHasher, WebhookPoster
+from mailup_soap.service_layer.ports import Clock, FileDrop, Mailer, PasswordHasher, WebhookPoster
 from mailup_soap.service_layer.unit_of_work import AbstractUnitOfWork
 
 
@@ -23,6 +23,7 @@ class Deps:
     pending_days: int = 7
     webhook_timeout: float = 10.0
     webhook_max_failures: int = 50
+    file_drop: FileDrop | None = None  # the accounts' FTP homes (daily sync, exports)
 
 
 @dataclasses.dataclass(frozen=True)

@@ -1,9 +1,11 @@
 """Outside collaborators the use cases need, as small Protocols (fakes in tests/fakes.py)."""
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
+from collections.abc import Iterable
 from email.message import EmailMessage
-from typing import Protocol
+from typing import IO, Protocol
 
 from mailup_soap.domain.webhooks import OutgoingRequest
 
@@ -33,6 +35,42 @@ class Mailer(Protocol):
 class WebhookPoster(Protocol):
     def send(self, request: OutgoingRequest, timeout: float) -> int:
         """Perform the request; return the HTTP status, raise PosterError on no answer."""
+        ...
+
+
+@dataclasses.dataclass(frozen=True)
+class DroppedFile:
+    """A complete file an account posted on its FTP site, under `import/<list_id>/`."""
+
+    account_id: int
+    list_id: int
+    name: str
+    size: int
+
+
+class FileDrop(Protocol):
+    """The accounts' FTP homes: files posted for import, reports, and exports."""
+
+    def prepare_home(self, account_id: int, list_ids: Iterable[int]) -> None:
+        """Create the home with `import/<list id>/` for each list and `export/`."""
+        ...
+
+    def ready_files(self, account_id: int) -> list[DroppedFile]:
+        """Files complete under `import/<list id>/` (not being uploaded), oldest first."""
+        ...
+
+    def open(self, file: DroppedFile) -> IO[bytes]:
+        """The file's content, for reading (the caller closes it)."""
+        ...
+
+    def finish(self, file: DroppedFile, outcome: str, report: str) -> str:
+        """Move the file into `import/<list id>/<outcome>/` (`done` or `failed`) with
+        `report` beside it; returns the report's path relative to the home."""
+        ...
+
+    def write_export(self, account_id: int, name: str, lines: Iterable[str]) -> str:
+        """Write `export/<name>` from `lines`, atomically (readers never see half a file);
+        returns its path relative to the home."""
         ...
 
 

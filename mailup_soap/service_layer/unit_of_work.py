@@ -8,7 +8,7 @@ import abc
 import dataclasses
 import datetime as dt
 import uuid
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from types import TracebackType
 
 from mailup_soap.domain.import_readers import StagedRow
@@ -26,6 +26,12 @@ from mailup_soap.domain.model import (
     SubscriptionStatus,
     User,
     UserKind,
+)
+from mailup_soap.domain.unsubscribers import (
+    ExportProfile,
+    Unsubscriber,
+    UnsubscriberFilter,
+    Window,
 )
 from mailup_soap.domain.webhooks import EventData, Webhook
 
@@ -298,6 +304,96 @@ class ImportRepository(abc.ABC):
     @abc.abstractmethod
     def clear_rows(self, process_id: int) -> None: ...
 
+    @abc.abstractmethod
+    def rejected_rows(self, process_id: int) -> Iterator[tuple[int, str]]:
+        """(row number, reason) of the rows refused at staging, in row order."""
+
+
+class ExportRepository(abc.ABC):
+    """Unsubscribers (spec 7.2) and the saved export profiles, one account at a time."""
+
+    @abc.abstractmethod
+    def page(self, account_id: int, flt: UnsubscriberFilter, window: Window | None,
+             after: tuple[int, int] | None, limit: int) -> list[Unsubscriber]:
+        """Up to `limit` unsubscribers matching `flt` and unsubscribed inside `window` (any
+        date when None), ordered by (list id, recipient id), strictly after `after`."""
+
+    @abc.abstractmethod
+    def stream(self, account_id: int, flt: UnsubscriberFilter,
+               window: Window | None) -> Iterator[Unsubscriber]:
+        """Every match in the same order, read in batches through a server-side cursor so
+        memory stays flat; consume it inside the unit of work."""
+
+    @abc.abstractmethod
+    def add_profile(self, account_id: int, profile: ExportProfile) -> bool:
+        """False when the account has a profile of that name already."""
+
+    @abc.abstractmethod
+    def profiles(self, account_id: int) -> list[ExportProfile]:
+        """By name."""
+
+    @abc.abstractmethod
+    def remove_profile(self, account_id: int, name: str) -> bool:
+        """False when there was no such profile."""
+
+
+@dataclasses.dataclass(frozen=True)
+class FtpUser:
+    username: str
+    account_id: int
+    password_hash: str
+    created_at: dt.datetime
+
+
+class FtpUserRepository(abc.ABC):
+    @abc.abstractmethod
+    def add(self, account_id: int, username: str, password_hash: str) -> bool:
+        """False when the username is taken (by any account)."""
+
+    @abc.abstractmethod
+    def by_username(self, username: str) -> FtpUser | None: ...
+
+    @abc.abstractmethod
+    def of_account(self, account_id: int) -> list[FtpUser]: ...
+
+    @abc.abstractmethod
+    def remove(self, account_id: int, username: str) -> bool: ...
+
+
+@dataclasses.dataclass(frozen=True)
+class SyncFile:
+    """A file content imported (or being imported) into a list by the daily sync."""
+
+    account_id: int
+    list_id: int
+    sha256: str
+    name: str
+    process_id: int | None
+    status: str  # importing | done
+    received_at: dt.datetime
+    done_at: dt.datetime | None
+
+
+class SyncFileRepository(abc.ABC):
+    @abc.abstractmethod
+    def get(self, account_id: int, list_id: int, sha256: str,
+            lock: bool = False) -> SyncFile | None: ...
+
+    @abc.abstractmethod
+    def add(self, account_id: int, list_id: int, sha256: str, name: str, process_id: int,
+            now: dt.datetime) -> bool:
+        """False when that content is already recorded for the list (another sync has it)."""
+
+    @abc.abstractmethod
+    def importing(self, account_id: int) -> list[SyncFile]: ...
+
+    @abc.abstractmethod
+    def mark_done(self, account_id: int, list_id: int, sha256: str, now: dt.datetime) -> None: ...
+
+    @abc.abstractmethod
+    def forget(self, account_id: int, list_id: int, sha256: str) -> None:
+        """The import failed: a later copy of the file is imported afresh."""
+
 
 class AbstractUnitOfWork(abc.ABC):
     accounts: AccountRepository
@@ -313,6 +409,9 @@ class AbstractUnitOfWork(abc.ABC):
     frontend_ips: FrontendIpRepository
     webhooks: WebhookRepository
     imports: ImportRepository
+    ftp_users: FtpUserRepository
+    sync_files: SyncFileRepository
+    exports: ExportRepository
 
     def __enter__(self) -> AbstractUnitOfWork:
         return self
