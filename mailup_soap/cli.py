@@ -414,10 +414,18 @@ def cmd_sync(args: argparse.Namespace) -> int:
     from mailup_soap.service_layer import daily_sync
 
     if not args.now:
+        from procrastinate.exceptions import AlreadyEnqueued
+
+        from mailup_soap.jobs.tasks import NAMESPACE
+
         app = bootstrap.build_job_app(_settings())
-        with app.open():
-            job_id = app.configure_task(f"{tasks_namespace()}:daily_sync",
-                                        queue="sync").defer(timestamp=0)
+        try:
+            with app.open():
+                job_id = app.configure_task(f"{NAMESPACE}:daily_sync",
+                                            queue="sync").defer(timestamp=0)
+        except AlreadyEnqueued:
+            print("a daily sync is already queued; the workers will run it")
+            return 0
         print(f"daily sync queued for the workers (job {job_id})")
         return 0
     deps = _deps()
@@ -433,12 +441,6 @@ def cmd_sync(args: argparse.Namespace) -> int:
         for path in summary.exports:
             print(f"account {summary.account_id}: wrote {path}")
     return 1 if failed else 0
-
-
-def tasks_namespace() -> str:
-    from mailup_soap.jobs.tasks import NAMESPACE
-
-    return NAMESPACE
 
 
 def _ftp_parser(sub: Any) -> None:

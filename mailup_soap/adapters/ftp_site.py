@@ -81,6 +81,12 @@ class HiddenUploadsMixin:
         folder, name = os.path.split(file)
         return super().ftp_STOR(os.path.join(folder, UPLOADING_PREFIX + name), mode)  # type: ignore[misc]
 
+    def ftp_STOU(self, line: str) -> Any:  # noqa: N802
+        # STOU writes straight under its final, server-chosen name: the sync could take it
+        # half-written.
+        self.respond("502 STOU is not supported; use STOR with a name of yours.")  # type: ignore[attr-defined]
+        return None
+
     def on_file_received(self, file: str) -> None:
         folder, name = os.path.split(file)
         if name.startswith(UPLOADING_PREFIX):

@@ -7,6 +7,7 @@ import re
 from mailup_soap import errors
 from mailup_soap.domain.model import AccountStatus
 from mailup_soap.service_layer.deps import Deps
+from mailup_soap.service_layer.ports import PasswordHasher
 from mailup_soap.service_layer.unit_of_work import FtpUser
 
 USERNAME = re.compile(r"^[A-Za-z0-9._-]{3,64}$")
@@ -47,7 +48,7 @@ def authenticate(deps: Deps, username: str, password: str) -> int | None:
         user = uow.ftp_users.by_username(username)
         account = uow.accounts.get(user.account_id) if user else None
     if user is None or account is None or account.status is not AccountStatus.ACTIVE:
-        deps.hasher.verify(_DUMMY_HASH[0] or _dummy(deps), password)  # same time either way
+        deps.hasher.verify(_dummy_hash(deps.hasher), password)  # as slow as a real check
         return None
     return user.account_id if deps.hasher.verify(user.password_hash, password) else None
 
@@ -61,9 +62,12 @@ def prepare_home(deps: Deps, account_id: int) -> None:
     deps.file_drop.prepare_home(account_id, list_ids)
 
 
-_DUMMY_HASH: list[str] = [""]
+_DUMMY_HASHES: dict[int, str] = {}
 
 
-def _dummy(deps: Deps) -> str:
-    _DUMMY_HASH[0] = deps.hasher.hash("not a password of anyone")
-    return _DUMMY_HASH[0]
+def _dummy_hash(hasher: PasswordHasher) -> str:
+    """Checked against when the login is unknown, so that answer takes as long as a real one
+    (the user names of the site cannot be told apart by timing). One per hasher."""
+    if id(hasher) not in _DUMMY_HASHES:
+        _DUMMY_HASHES[id(hasher)] = hasher.hash("not the password of anyone")
+    return _DUMMY_HASHES[id(hasher)]

@@ -8,8 +8,11 @@ import datetime as dt
 import ftplib
 import io
 import ipaddress
+import os
 import secrets
 import ssl
+import subprocess
+import sys
 import threading
 from collections.abc import Iterator
 from typing import Any
@@ -501,3 +504,67 @@ def test_explicit_tls_carries_the_upload_and_can_be_required(
 
     daily_sync.sync_account(deps, account.console_id)
     assert set(_state(engine, account.console_id, lst.id)) == {who}
+
+
+CLI = os.path.join(os.path.dirname(sys.executable), "mailup-soap")
+
+
+def _cli(settings: Settings, *args: str) -> subprocess.CompletedProcess[str]:
+    env = dict(os.environ, DATABASE_URL=settings.database_url, MAILUP_FTP_ROOT=settings.ftp_root,
+               MAILUP_FTP_SETTLE_SECONDS="0", MAILUP_SECRET_KEY="test-secret")
+    return subprocess.run([CLI, *args], env=env, capture_output=True, text=True, timeout=120)
+
+
+def test_ftp_user_commands_add_list_and_remove_a_login_that_then_works_and_stops_working(
+        site: FtpSite, settings: Settings, account: AccountInfo) -> None:
+    name = f"cli{account.console_id}"
+    added = _cli(settings, "ftp-user", "add", name, "--account", str(account.console_id),
+                 "--password", "cli-password-1")
+    listed = _cli(settings, "ftp-user", "list", "--account", str(account.console_id))
+    _connect(site, (name, "cli-password-1")).close()
+    taken = _cli(settings, "ftp-user", "add", name, "--account", str(account.console_id),
+                 "--password", "cli-password-1")
+    short = _cli(settings, "ftp-user", "add", name + "x", "--account",
+                 str(account.console_id), "--password", "short")
+    removed = _cli(settings, "ftp-user", "remove", name, "--account", str(account.console_id))
+
+    assert added.returncode == 0, added.stderr
+    assert listed.stdout.split("\t")[:2] == [name, str(account.console_id)]
+    assert (taken.returncode, taken.stderr.strip()) == (
+        2, f"mailup-soap: FTP user: {name} exists already")
+    assert short.returncode == 2 and "at least 8 characters" in short.stderr
+    assert removed.returncode == 0
+    with pytest.raises(ftplib.error_perm, match="530"):
+        _connect(site, (name, "cli-password-1"))
+
+
+def test_sync_now_runs_in_the_terminal_and_sync_queues_the_job_for_a_worker(
+        site: FtpSite, user: tuple[str, str], deps: Deps, settings: Settings,
+        engine: sa.Engine, account: AccountInfo) -> None:
+    lst = _list(deps, account)
+    first, second = _email("now"), _email("queued")
+    _upload(site, user, f"import/{lst.id}/a.csv", f"111\n{first}\nnope\n".encode())
+
+    now = _cli(settings, "sync", "--now", "--account", str(account.console_id))
+
+    assert now.returncode == 0, now.stderr
+    assert now.stdout.splitlines() == [
+        f"account {account.console_id} list {lst.id}: a.csv: imported "
+        f"(report import/{lst.id}/done/a.csv.report.txt)"]
+    assert set(_state(engine, account.console_id, lst.id)) == {first}
+
+    _upload(site, user, f"import/{lst.id}/b.csv", f"111\n{second}\n".encode())
+    queued = _cli(settings, "sync")
+    assert queued.returncode == 0 and "daily sync queued" in queued.stdout
+    assert set(_state(engine, account.console_id, lst.id)) == {first}
+    run_jobs(settings, "sync")
+    assert set(_state(engine, account.console_id, lst.id)) == {first, second}
+
+
+def test_stou_is_refused_so_no_upload_lands_under_a_name_the_sync_would_take(
+        site: FtpSite, user: tuple[str, str], deps: Deps, account: AccountInfo) -> None:
+    lst = _list(deps, account)
+    with _connect(site, user) as ftp:
+        ftp.cwd(f"import/{lst.id}")
+        with pytest.raises(ftplib.error_perm, match="502"):
+            ftp.storbinary("STOU", io.BytesIO(b"111\na@example.test\n"))
