@@ -13,6 +13,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import ftplib
 import io
 import os
@@ -143,10 +144,8 @@ def main() -> None:
     # would also count the forked copy of this script, which holds the generated CSV.)
     memory = 0.0
     while proc.poll() is None:
-        try:
+        with contextlib.suppress(OSError, AttributeError):  # between exit and reaping
             memory = max(memory, peak_mb(proc.pid))
-        except (OSError, AttributeError):
-            pass  # between exit and reaping
         time.sleep(0.05)
     elapsed = time.perf_counter() - started
     if proc.returncode != 0:
