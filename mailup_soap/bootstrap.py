@@ -16,6 +16,7 @@ from mailup_soap.adapters.webhook_http import HttpPoster
 from mailup_soap.config import ConfigurationError, Settings
 from mailup_soap.db.unit_of_work import SqlAlchemyUnitOfWork, make_engine
 from mailup_soap.frontend.app import frontend_routes
+from mailup_soap.frontend.tracking import tracking_routes
 from mailup_soap.jobs import tasks
 from mailup_soap.service_layer.deps import Deps
 from mailup_soap.soap.wsgi import configure_spyne, soap_routes
@@ -35,7 +36,10 @@ def build_deps(settings: Settings, pool_size: int = 5) -> Deps:
                 pending_days=settings.pending_days,
                 webhook_timeout=float(settings.webhook_timeout_seconds),
                 webhook_max_failures=settings.webhook_max_failures,
-                file_drop=LocalFileDrop(settings.ftp_root, settings.ftp_settle_seconds))
+                file_drop=LocalFileDrop(settings.ftp_root, settings.ftp_settle_seconds),
+                bulk_mailer=mailer, send_connections=settings.send_connections,
+                send_per_second=settings.send_per_second, send_per_hour=settings.send_per_hour,
+                bounce_domain=settings.bounce_domain)
 
 
 def build_wsgi_app(settings: Settings, deps: Deps | None = None) -> Router:
@@ -48,6 +52,7 @@ def build_wsgi_app(settings: Settings, deps: Deps | None = None) -> Router:
                                              settings.max_body_bytes,
                                              settings.trust_forwarded_for)
     routes.update(frontend_routes(deps, settings.trust_forwarded_for))
+    routes.update(tracking_routes(deps, settings.trust_forwarded_for))
     return Router(routes)
 
 

@@ -49,6 +49,12 @@ class Settings:
     # FTP server (which hides uploads in progress on its own).
     ftp_settle_seconds: int = 60
     sync_time: str = "02:00"  # the daily import, UTC, HH:MM
+    # Deliveries: SMTP connections per delivery, per-account rate limits (0: none), and the
+    # domain of the VERP return path (default: the sender's domain).
+    send_connections: int = 4
+    send_per_second: int = 0
+    send_per_hour: int = 0
+    bounce_domain: str = ""
 
     @property
     def sqlalchemy_url(self) -> str:
@@ -149,4 +155,8 @@ def load_settings(environ: Mapping[str, str]) -> Settings:
         ftp_tls_required=_flag(environ, "FTP_TLS_REQUIRED"),
         ftp_settle_seconds=_seconds(environ, "FTP_SETTLE_SECONDS", Settings.ftp_settle_seconds),
         sync_time=_sync_time(environ),
+        send_connections=_int(environ, "SEND_CONNECTIONS", Settings.send_connections),
+        send_per_second=_seconds(environ, "SEND_PER_SECOND", 0),
+        send_per_hour=_seconds(environ, "SEND_PER_HOUR", 0),
+        bounce_domain=environ.get(PREFIX + "BOUNCE_DOMAIN", ""),
     )

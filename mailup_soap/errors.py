@@ -178,3 +178,15 @@ class ListCountMismatch(InvalidArgument):
 
     def __init__(self) -> None:
         super().__init__("listsIDs", "listsIDs and listsGUIDs must have as many elements")
+
+
+class MessageNotFound(NotFound):
+    def __init__(self, message_id: int) -> None:
+        super().__init__(f"message {message_id} not found")
+        self.message_id = message_id
+
+
+class DeliveryNotFound(NotFound):
+    def __init__(self, delivery_id: int) -> None:
+        super().__init__(f"delivery {delivery_id} not found")
+        self.delivery_id = delivery_id

@@ -309,3 +309,85 @@ export_profiles = sa.Table(
     sa.Column("filters", JSONB, nullable=False),
     sa.Column("created_at", TS, nullable=False, server_default=_now()),
 )
+
+# Email messages (MailUp "newsletters") of a list. The id is the newsletterID.
+messages = sa.Table(
+    "messages", metadata,
+    sa.Column("id", sa.BigInteger, sa.Identity(), primary_key=True),
+    sa.Column("account_id", sa.Integer, nullable=False),
+    sa.Column("list_id", sa.Integer, nullable=False),
+    sa.Column("subject", sa.Text, nullable=False),
+    sa.Column("content_type", sa.Text, nullable=False),
+    sa.Column("html", sa.Text, nullable=False),
+    sa.Column("note", sa.Text, nullable=False, server_default=""),
+    sa.Column("dynamic_fields", sa.Boolean, nullable=False, server_default=sa.true()),
+    sa.Column("link_tracking", sa.Boolean, nullable=False, server_default=sa.true()),
+    sa.Column("cloned_from", sa.BigInteger),
+    sa.Column("created_at", TS, nullable=False, server_default=_now()),
+    sa.Column("updated_at", TS, nullable=False, server_default=_now()),
+    sa.UniqueConstraint("account_id", "id", name="messages_account_id_key"),
+    sa.ForeignKeyConstraint(["account_id", "list_id"], ["lists.account_id", "lists.id"],
+                            ondelete="CASCADE"),
+    sa.CheckConstraint("content_type in ('HTML','TEXT')", name="messages_content_type_check"),
+)
+sa.Index("messages_list_idx", messages.c.account_id, messages.c.list_id)
+
+# A sending of a message to a list: its recipients are fixed when it is created.
+deliveries = sa.Table(
+    "deliveries", metadata,
+    sa.Column("id", sa.BigInteger, sa.Identity(), primary_key=True),  # deliveryID
+    sa.Column("account_id", sa.Integer, nullable=False),
+    sa.Column("list_id", sa.Integer, nullable=False),
+    sa.Column("message_id", sa.BigInteger, nullable=False),
+    sa.Column("status", sa.Text, nullable=False),
+    sa.Column("from_email", sa.Text, nullable=False),
+    sa.Column("from_name", sa.Text, nullable=False),
+    sa.Column("total", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("sent", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("failed", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("skipped", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("created_at", TS, nullable=False, server_default=_now()),
+    sa.Column("scheduled_at", TS, nullable=False),
+    sa.Column("started_at", TS),
+    sa.Column("completed_at", TS),
+    sa.Column("error", sa.Text),
+    sa.UniqueConstraint("account_id", "id", name="deliveries_account_id_key"),
+    sa.ForeignKeyConstraint(["account_id", "message_id"], ["messages.account_id", "messages.id"],
+                            ondelete="CASCADE"),
+    sa.CheckConstraint("status in ('scheduled','sending','paused','completed')",
+                       name="deliveries_status_check"),
+)
+sa.Index("deliveries_account_idx", deliveries.c.account_id, deliveries.c.status)
+
+# Every (delivery, recipient): pending until the SMTP server accepted it (sent) or refused it
+# for good (failed); skipped when the recipient was no longer subscribed at send time.
+delivery_recipients = sa.Table(
+    "delivery_recipients", metadata,
+    sa.Column("delivery_id", sa.BigInteger, sa.ForeignKey("deliveries.id", ondelete="CASCADE"),
+              primary_key=True),
+    sa.Column("recipient_id", sa.BigInteger, primary_key=True),
+    sa.Column("state", sa.Text, nullable=False, server_default="pending"),
+    sa.Column("sent_at", TS),
+    sa.Column("error", sa.Text),
+    sa.CheckConstraint("state in ('pending','sent','failed','skipped')",
+                       name="delivery_recipients_state_check"),
+)
+sa.Index("delivery_recipients_pending_idx", delivery_recipients.c.delivery_id,
+         delivery_recipients.c.recipient_id,
+         postgresql_where=delivery_recipients.c.state == "pending")
+
+# Opens and clicks, from the tracking pixel and the signed click links.
+tracking_events = sa.Table(
+    "tracking_events", metadata,
+    sa.Column("id", sa.BigInteger, sa.Identity(), primary_key=True),
+    sa.Column("account_id", sa.Integer, nullable=False),
+    sa.Column("delivery_id", sa.BigInteger, nullable=False),
+    sa.Column("recipient_id", sa.BigInteger, nullable=False),
+    sa.Column("kind", sa.Text, nullable=False),
+    sa.Column("url", sa.Text),
+    sa.Column("ip", sa.Text),
+    sa.Column("occurred_at", TS, nullable=False),
+    sa.CheckConstraint("kind in ('open','click')", name="tracking_events_kind_check"),
+)
+sa.Index("tracking_events_delivery_idx", tracking_events.c.account_id,
+         tracking_events.c.delivery_id)

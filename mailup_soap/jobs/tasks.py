@@ -15,6 +15,7 @@ from mailup_soap.service_layer import (
     confirmations,
     daily_sync,
     imports,
+    sending,
     subscriptions,
     webhooks,
 )
@@ -70,6 +71,13 @@ def make_blueprint(deps: Callable[[], Deps], sync_time: str = "02:00") -> Bluepr
                           sender_email: str = "", sender_name: str = "") -> bool:
         return confirmations.send_confirmation(deps(), account_id, list_id, recipient_id,
                                                sender_email, sender_name)
+
+    # One job per delivery at a time (a lock per delivery). The SMTP server unreachable:
+    # retried, a minute apart and growing; what was sent is recorded before the error.
+    @bp.task(name="run_delivery", queue=sending.SEND_QUEUE,
+             retry=RetryStrategy(max_attempts=20, wait=30, linear_wait=60))
+    def run_delivery(delivery_id: int) -> str:
+        return sending.run_delivery(deps(), delivery_id)
 
     # One list at a time: StartProcess defers it with a per-list procrastinate lock.
     @bp.task(name="run_import", queue=imports.IMPORT_QUEUE)

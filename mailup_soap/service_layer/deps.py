@@ -5,7 +5,14 @@ import dataclasses
 import datetime as dt
 from collections.abc import Callable
 
-from mailup_soap.service_layer.ports import Clock, FileDrop, Mailer, PasswordHasher, WebhookPoster
+from mailup_soap.service_layer.ports import (
+    BulkMailer,
+    Clock,
+    FileDrop,
+    Mailer,
+    PasswordHasher,
+    WebhookPoster,
+)
 from mailup_soap.service_layer.unit_of_work import AbstractUnitOfWork
 
 
@@ -24,6 +31,11 @@ class Deps:
     webhook_timeout: float = 10.0
     webhook_max_failures: int = 50
     file_drop: FileDrop | None = None  # the accounts' FTP homes (daily sync, exports)
+    bulk_mailer: BulkMailer | None = None  # the delivery engine's SMTP connections
+    send_connections: int = 4  # SMTP connections a delivery uses in parallel
+    send_per_second: int = 0  # per account; 0: no limit
+    send_per_hour: int = 0  # per account, sliding hour; 0: no limit
+    bounce_domain: str = ""  # VERP return paths bounces+<delivery>-<recipient>@<domain>
 
 
 @dataclasses.dataclass(frozen=True)

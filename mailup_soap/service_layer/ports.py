@@ -32,6 +32,21 @@ class Mailer(Protocol):
         ...
 
 
+class MailSession(Protocol):
+    """One SMTP connection kept open across messages (the delivery engine's)."""
+
+    def send(self, message: EmailMessage, envelope_from: str, to: str) -> None:
+        """Raise RecipientRefused when the server refuses this recipient for good,
+        MailerError when the server cannot be reached or fails."""
+        ...
+
+    def close(self) -> None: ...
+
+
+class BulkMailer(Protocol):
+    def open_session(self) -> MailSession: ...
+
+
 class WebhookPoster(Protocol):
     def send(self, request: OutgoingRequest, timeout: float) -> int:
         """Perform the request; return the HTTP status, raise PosterError on no answer."""
@@ -76,6 +91,10 @@ class FileDrop(Protocol):
 
 class MailerError(Exception):
     """The SMTP server could not be reached or refused the message."""
+
+
+class RecipientRefused(MailerError):  # noqa: N818 (a MailerError; the name says which)
+    """The SMTP server refused this one recipient (5xx): retrying will not help."""
 
 
 class PosterError(Exception):

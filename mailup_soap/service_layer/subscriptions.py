@@ -70,7 +70,7 @@ def _list(uow: AbstractUnitOfWork, account_id: int, list_id: int,
     return found
 
 
-def _apply(uow: AbstractUnitOfWork, deps: Deps, lst: MailingList, recipient: Recipient,
+def apply_step(uow: AbstractUnitOfWork, deps: Deps, lst: MailingList, recipient: Recipient,
            step: Transition, source: ChangeSource, reason: int | None = None,
            sender: Sender | None = None) -> None:
     """Carry out a transition: the row, its event, and the confirmation email job."""
@@ -124,7 +124,7 @@ def subscribe(deps: Deps, account_id: int, ip: str, list_ids: list[int], contact
                 return Outcome.REFUSED  # nothing is written for any list
             if group_ids:  # before the event: its snapshot carries the groups ([Groups])
                 uow.lifecycle.set_groups(account_id, lst.id, recipient.id, group_ids, False)
-            _apply(uow, deps, lst, recipient, step, source, sender=sender)
+            apply_step(uow, deps, lst, recipient, step, source, sender=sender)
             outcomes.append(step.outcome)
         uow.commit()
     return Outcome.CHANGED if Outcome.CHANGED in outcomes else Outcome.ALREADY
@@ -149,7 +149,7 @@ def unsubscribe(deps: Deps, account_id: int, ip: str, list_id: int, guid: str | 
         recipient = uow.recipients.find(account_id, contact.email, contact.mobile)
         step = lifecycle.unsubscribe(_current(uow, lst, recipient))
         if recipient is not None:
-            _apply(uow, deps, lst, recipient, step, source, reason=int(reason))
+            apply_step(uow, deps, lst, recipient, step, source, reason=int(reason))
         uow.commit()
         return step.outcome
 
@@ -172,7 +172,7 @@ def update(deps: Deps, account_id: int, ip: str, list_id: int, guid: str | None,
             changed |= uow.lifecycle.set_groups(account_id, list_id, recipient.id, group_ids,
                                                 replace)
         if changed:
-            _apply(uow, deps, lst, recipient, step, ChangeSource.API)
+            apply_step(uow, deps, lst, recipient, step, ChangeSource.API)
         uow.commit()
         return step.outcome
 
@@ -210,7 +210,7 @@ def confirm(deps: Deps, token: str, *, dry_run: bool = False) -> Outcome:
                                  else None)
         if dry_run:
             return step.outcome
-        _apply(uow, deps, lst, recipient, step, ChangeSource.RECIPIENT)
+        apply_step(uow, deps, lst, recipient, step, ChangeSource.RECIPIENT)
         uow.commit()
         return step.outcome
 

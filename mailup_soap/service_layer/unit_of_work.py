@@ -11,6 +11,7 @@ import uuid
 from collections.abc import Iterable, Iterator
 from types import TracebackType
 
+from mailup_soap.domain import messages as msg
 from mailup_soap.domain.import_readers import StagedRow
 from mailup_soap.domain.imports import ImportOptions, ImportProcess, ProcessStatus
 from mailup_soap.domain.model import (
@@ -395,6 +396,65 @@ class SyncFileRepository(abc.ABC):
         """The import failed: a later copy of the file is imported afresh."""
 
 
+class SendingRepository(abc.ABC):
+    """Messages, deliveries and their recipients, opens and clicks."""
+
+    @abc.abstractmethod
+    def add_message(self, account_id: int, list_id: int, subject: str,
+                    content_type: msg.ContentType, html: str, opts: msg.MessageOptions,
+                    now: dt.datetime) -> int: ...
+
+    @abc.abstractmethod
+    def update_message(self, account_id: int, message_id: int, subject: str,
+                       content_type: msg.ContentType, html: str, opts: msg.MessageOptions,
+                       now: dt.datetime) -> None: ...
+
+    @abc.abstractmethod
+    def message(self, account_id: int, message_id: int) -> msg.Message | None: ...
+
+    @abc.abstractmethod
+    def messages(self, account_id: int, list_id: int) -> list[msg.Message]: ...
+
+    @abc.abstractmethod
+    def create_delivery(self, account_id: int, message: msg.Message, opts: msg.SendOptions,
+                        from_email: str, from_name: str, scheduled_at: dt.datetime,
+                        now: dt.datetime) -> msg.Delivery:
+        """The delivery with its recipients: the list's subscribers with an email, narrowed
+        by `opts` (recipients, groups, excluded groups), fixed now, set-based."""
+
+    @abc.abstractmethod
+    def delivery(self, account_id: int | None, delivery_id: int,
+                 lock: bool = False) -> msg.Delivery | None: ...
+
+    @abc.abstractmethod
+    def set_status(self, delivery_id: int, status: msg.DeliveryStatus,
+                   now: dt.datetime) -> None: ...
+
+    @abc.abstractmethod
+    def of_account(self, account_id: int,
+                   statuses: tuple[msg.DeliveryStatus, ...]) -> list[int]: ...
+
+    @abc.abstractmethod
+    def claim(self, delivery: msg.Delivery, limit: int) -> list[msg.Addressee]:
+        """The next pending recipients still subscribed to the list; those who are not any
+        more are marked skipped on the way."""
+
+    @abc.abstractmethod
+    def mark(self, delivery_id: int, sent: list[int], failed: list[tuple[int, str]],
+             now: dt.datetime) -> None: ...
+
+    @abc.abstractmethod
+    def sent_since(self, account_id: int, since: dt.datetime) -> int: ...
+
+    @abc.abstractmethod
+    def track(self, account_id: int, delivery_id: int, recipient_id: int, kind: str,
+              url: str | None, ip: str, now: dt.datetime) -> None: ...
+
+    @abc.abstractmethod
+    def set_optout_message(self, account_id: int, list_id: int, recipient_id: int,
+                           message_id: int) -> None: ...
+
+
 class AbstractUnitOfWork(abc.ABC):
     accounts: AccountRepository
     users: UserRepository
@@ -410,6 +470,7 @@ class AbstractUnitOfWork(abc.ABC):
     webhooks: WebhookRepository
     imports: ImportRepository
     ftp_users: FtpUserRepository
+    sending: SendingRepository
     sync_files: SyncFileRepository
     exports: ExportRepository
 

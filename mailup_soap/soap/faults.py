@@ -18,6 +18,8 @@ ACCESS_KEY_CODES: dict[type[errors.MailUpError], int] = AUTH_CODES | {
     errors.UserNotFound: -1103,
     errors.InvalidOption: -1104,
     errors.InvalidArgument: -1105,
+    errors.MessageNotFound: -1106,
+    errors.DeliveryNotFound: -1107,
     errors.ListGuidMismatch: -101,
     errors.ListGuidInvalid: -102,
 }

@@ -1,17 +1,27 @@
-"""MailupSend: the list-side operations now; messages, sending and SMS in the Send issue."""
+"""MailupSend: lists, email messages, deliveries (SMS and queues still to come)."""
 from __future__ import annotations
 
 from collections.abc import Callable
 
 from lxml import etree
+from lxml.builder import E
 
-from mailup_soap.service_layer import lists
+from mailup_soap.domain.messages import Delivery, Message
+from mailup_soap.service_layer import lists, sending
 from mailup_soap.service_layer.deps import Credentials, Deps
 from mailup_soap.soap import manage, payloads
 from mailup_soap.soap.operations import Op
 from mailup_soap.soap.results import Result
 from mailup_soap.soap.session_ops import SESSION_OPS
-from mailup_soap.soap.types import ArrayOfOption, Bool, Int, ResultInt, String, When
+from mailup_soap.soap.types import (
+    ArrayOfOption,
+    Bool,
+    Int,
+    ResultInt,
+    String,
+    When,
+    option_pairs,
+)
 
 KEY = ("accessKey", String)
 LIST = ("listID", Int)
@@ -35,6 +45,92 @@ def _list_identity(deps: Deps, cred: Credentials, autoId: str | None) -> Result:
 
 def _get_fields(deps: Deps, cred: Credentials) -> Result:
     return Result([payloads.fields_element(lists.get_fields(deps, cred))])
+
+
+def _texts(options: object) -> list[tuple[str, str]]:
+    """Options are anyType on the wire: their values as text (None as empty)."""
+    return [(k.strip().lower(), "" if v is None else str(v)) for k, v in option_pairs(options)]
+
+
+def _newsletter_id(message_id: int) -> Result:
+    return Result([E.newsletterID(str(message_id))])
+
+
+def _create_newsletter(deps: Deps, cred: Credentials, listID: int, subject: str | None,
+                       type: str | None, content: str | None, options: object) -> Result:
+    return _newsletter_id(sending.create_newsletter(deps, cred, listID, subject, type, content,
+                                                    _texts(options)))
+
+
+def _edit_newsletter(deps: Deps, cred: Credentials, listID: int, newsletterId: int,
+                     subject: str | None, type: str | None, content: str | None,
+                     options: object) -> Result:
+    return _newsletter_id(sending.edit_newsletter(deps, cred, listID, newsletterId, subject,
+                                                  type, content, _texts(options)).id)
+
+
+def _newsletters(deps: Deps, cred: Credentials, listID: int) -> Result:
+    """GetNewsletters / GetMessages: <list><newsletters><newsletter>... (spec 3.1)."""
+    found = sending.newsletters(deps, cred, listID)
+    return Result([E.list(E.listID(str(listID)), E.newsletters(*[
+        E.newsletter(E.newsletterID(str(m.id)), E.subject(m.subject), E.note(m.note),
+                     E.creationdate(_date(m))) for m in found]))])
+
+
+def _date(message: Message) -> str:
+    return f"{message.created_at:%Y-%m-%d %H:%M:%S}" if message.created_at else ""
+
+
+def _newsletter_code(deps: Deps, cred: Credentials, listID: int, newsletterID: int,
+                     isTemplate: bool) -> Result:
+    m = sending.newsletter(deps, cred, listID, newsletterID)
+    return Result([E.listID(str(listID)), E.newsletterID(str(m.id)), E.subject(m.subject),
+                   E.header(""), E.body(m.html), E.code(m.html)])
+
+
+def _delivery_element(d: Delivery) -> etree._Element:
+    """GetNewsletterDeliveryStatus (spec 3.1)."""
+    done = d.done
+    progress = 100 if d.total == 0 else done * 100 // d.total
+    return E.deliveryStatus(
+        E.deliveryID(str(d.id)), E.listID(str(d.list_id)), E.newsletterID(str(d.message_id)),
+        E.status(d.status.mailup_name), E.details(f"sent {d.sent}, failed {d.failed}, "
+                                                  f"skipped {d.skipped}"),
+        E.toSend(str(d.total)), E.toBeSent(str(d.to_send)), E.progress(str(progress)),
+        E.estimatedTime(_estimate(d)))
+
+
+def _estimate(d: Delivery) -> str:
+    seconds = 0
+    if d.started_at and d.done and d.to_send and d.completed_at is None:
+        import datetime as dt
+
+        elapsed = (dt.datetime.now(dt.UTC) - d.started_at).total_seconds()
+        seconds = int(elapsed / d.done * d.to_send)
+    days, rest = divmod(seconds, 86400)
+    return f"{days}d {rest // 3600:02d}h {rest % 3600 // 60:02d}m {rest % 60:02d}s"
+
+
+def _send_newsletter(deps: Deps, cred: Credentials, listID: int, newsletterID: int,
+                     options: object) -> Result:
+    d = sending.send_newsletter(deps, cred, listID, newsletterID, _texts(options))
+    return Result([E.deliveryID(str(d.id)), _delivery_element(d)])
+
+
+def _delivery_status(deps: Deps, cred: Credentials, deliveryID: int) -> Result:
+    return Result([_delivery_element(sending.delivery_status(deps, cred, deliveryID))])
+
+
+def _deliveries(ids: list[int]) -> Result:
+    return Result([E.deliveries(*[E.deliveryID(str(i)) for i in ids])])
+
+
+def _stop_delivery(deps: Deps, cred: Credentials) -> Result:
+    return _deliveries(sending.stop_delivery(deps, cred))
+
+
+def _start_delivery(deps: Deps, cred: Credentials) -> Result:
+    return _deliveries(sending.start_delivery(deps, cred))
 
 
 def _pair(name: str, params: list[tuple[str, object]], handler: Callable[..., Result],
@@ -62,17 +158,18 @@ OPERATIONS = [
     Op("GetUserAccess", [("userId", Int), KEY]),
     Op("CheckUserHash", [("userID", Int), ("userHash", String), KEY]),
     Op("GetTemplates", [KEY, LIST]),
-    Op("GetNewsletters", [KEY, LIST]),
-    Op("GetMessages", [KEY, LIST]),
+    Op("GetNewsletters", [KEY, LIST], _newsletters),
+    Op("GetMessages", [KEY, LIST], _newsletters),
     Op("CreateNewsletter", [KEY, LIST, ("subject", String), ("type", String),
-                            ("content", String), OPTS]),
+                            ("content", String), OPTS], _create_newsletter),
     Op("EditNewsletter", [KEY, LIST, ("newsletterId", Int), ("subject", String),
-                          ("type", String), ("content", String), OPTS]),
-    Op("GetNewsletterCode", [KEY, LIST, ("newsletterID", Int), ("isTemplate", Bool)]),
-    Op("SendNewsletter", [KEY, LIST, ("newsletterID", Int), OPTS]),
-    Op("GetNewsletterDeliveryStatus", [KEY, ("deliveryID", Int)]),
-    Op("StartDelivery", [KEY]),
-    Op("StopDelivery", [KEY]),
+                          ("type", String), ("content", String), OPTS], _edit_newsletter),
+    Op("GetNewsletterCode", [KEY, LIST, ("newsletterID", Int), ("isTemplate", Bool)],
+       _newsletter_code),
+    Op("SendNewsletter", [KEY, LIST, ("newsletterID", Int), OPTS], _send_newsletter),
+    Op("GetNewsletterDeliveryStatus", [KEY, ("deliveryID", Int)], _delivery_status),
+    Op("StartDelivery", [KEY], _start_delivery),
+    Op("StopDelivery", [KEY], _stop_delivery),
     Op("SendNewsletterFast", [KEY, LIST, ("subject", String), ("type", String),
                               ("content", String), OPTS]),
     Op("SendSingleNewsletter", [KEY, LIST, ("subject", String), ("type", String),

@@ -29,9 +29,7 @@ NOT_IMPLEMENTED = {
     "WSMailUpImport": set(),
     "MailupSend": {
         "GetCredits", "GetCreditsLists", "GetUserAccess", "CheckUserHash", "GetTemplates",
-        "GetNewsletters", "GetMessages", "CreateNewsletter", "EditNewsletter",
-        "GetNewsletterCode", "SendNewsletter", "GetNewsletterDeliveryStatus", "StartDelivery",
-        "StopDelivery", "SendNewsletterFast", "SendSingleNewsletter", "GetNewsletterQueues",
+        "SendNewsletterFast", "SendSingleNewsletter", "GetNewsletterQueues",
         "GetNewsletterScheduleStatus", "SetNewsletterQueueOrder", "AddNewsletterQueue",
         "RemoveNewsletterQueue", "ScheduleNewsletterQueue", "PrepareNewsletterSchedule",
         "SendMessageNL", "CloneMessage", "GetSMS", "CreateSMS", "SendSMS", "SendSMSFast",

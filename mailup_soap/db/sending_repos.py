@@ -1,0 +1,186 @@
+"""Messages, deliveries and tracking. See `service_layer.unit_of_work.SendingRepository`."""
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+import sqlalchemy as sa
+
+from mailup_soap.db import tables as t
+from mailup_soap.db.repositories import _Repo
+from mailup_soap.domain.messages import (
+    Addressee,
+    ContentType,
+    Delivery,
+    DeliveryStatus,
+    Message,
+    MessageOptions,
+    SendOptions,
+    SendTo,
+)
+from mailup_soap.domain.model import PERSONAL_FIELD_COUNT
+from mailup_soap.service_layer import unit_of_work as uow
+
+_m = t.messages.c
+_d = t.deliveries.c
+_FIELDS = ", ".join(f"r.field{i}" for i in range(1, PERSONAL_FIELD_COUNT + 1))
+
+
+def _message(row: Any) -> Message:
+    return Message(row.id, row.account_id, row.list_id, row.subject,
+                   ContentType(row.content_type), row.html, row.note, row.dynamic_fields,
+                   row.link_tracking, row.created_at)
+
+
+def _delivery(row: Any) -> Delivery:
+    return Delivery(row.id, row.account_id, row.list_id, row.message_id,
+                    DeliveryStatus(row.status), row.from_email, row.from_name, row.total,
+                    row.sent, row.failed, row.skipped, row.scheduled_at, row.started_at,
+                    row.completed_at)
+
+
+class SendingRepository(_Repo, uow.SendingRepository):
+    def add_message(self, account_id: int, list_id: int, subject: str,
+                    content_type: ContentType, html: str, opts: MessageOptions,
+                    now: dt.datetime) -> int:
+        return int(self.conn.execute(t.messages.insert().values(
+            account_id=account_id, list_id=list_id, subject=subject,
+            content_type=content_type.value, html=html, note=opts.note,
+            dynamic_fields=opts.dynamic_fields, link_tracking=opts.link_tracking,
+            created_at=now, updated_at=now).returning(_m.id)).scalar_one())
+
+    def update_message(self, account_id: int, message_id: int, subject: str,
+                       content_type: ContentType, html: str, opts: MessageOptions,
+                       now: dt.datetime) -> None:
+        self.conn.execute(t.messages.update().where(
+            _m.account_id == account_id, _m.id == message_id).values(
+            subject=subject, content_type=content_type.value, html=html, note=opts.note,
+            dynamic_fields=opts.dynamic_fields, link_tracking=opts.link_tracking,
+            updated_at=now))
+
+    def message(self, account_id: int, message_id: int) -> Message | None:
+        row = self.conn.execute(sa.select(t.messages).where(
+            _m.account_id == account_id, _m.id == message_id)).first()
+        return _message(row) if row else None
+
+    def messages(self, account_id: int, list_id: int) -> list[Message]:
+        rows = self.conn.execute(sa.select(t.messages).where(
+            _m.account_id == account_id, _m.list_id == list_id).order_by(_m.id))
+        return [_message(r) for r in rows]
+
+    def create_delivery(self, account_id: int, message: Message, opts: SendOptions,
+                        from_email: str, from_name: str, scheduled_at: dt.datetime,
+                        now: dt.datetime) -> Delivery:
+        delivery_id = int(self.conn.execute(t.deliveries.insert().values(
+            account_id=account_id, list_id=message.list_id, message_id=message.id,
+            status=DeliveryStatus.SCHEDULED.value, from_email=from_email, from_name=from_name,
+            created_at=now, scheduled_at=scheduled_at).returning(_d.id)).scalar_one())
+        where = ["s.account_id = :a", "s.list_id = :l", "s.status = 'subscribed'",
+                 "r.email IS NOT NULL"]
+        if opts.send_to is SendTo.RECIPIENTS:
+            where.append("lower(r.email) = ANY (CAST(:emails AS text[]))")
+        if opts.send_to is SendTo.GROUPS:
+            where.append("EXISTS (SELECT 1 FROM group_members m JOIN groups g "
+                         "ON g.account_id = m.account_id AND g.id = m.group_id "
+                         "WHERE m.account_id = :a AND m.recipient_id = r.id AND g.list_id = :l"
+                         " AND m.group_id = ANY (CAST(:groups AS integer[])))")
+        if opts.exclude_groups:
+            where.append("NOT EXISTS (SELECT 1 FROM group_members m "
+                         "WHERE m.account_id = :a AND m.recipient_id = r.id "
+                         "AND m.group_id = ANY (CAST(:exclude AS integer[])))")
+        self.conn.execute(sa.text(f"""
+            WITH picked AS (
+                INSERT INTO delivery_recipients (delivery_id, recipient_id)
+                SELECT :d, s.recipient_id FROM subscriptions s
+                JOIN recipients r ON r.account_id = s.account_id AND r.id = s.recipient_id
+                WHERE {' AND '.join(where)}
+                RETURNING 1)
+            UPDATE deliveries SET total = (SELECT count(*) FROM picked) WHERE id = :d"""),
+            {"d": delivery_id, "a": account_id, "l": message.list_id,
+             "emails": list(opts.recipients), "groups": list(opts.groups),
+             "exclude": list(opts.exclude_groups)})
+        found = self.delivery(account_id, delivery_id)
+        assert found is not None
+        return found
+
+    def delivery(self, account_id: int | None, delivery_id: int,
+                 lock: bool = False) -> Delivery | None:
+        q = sa.select(t.deliveries).where(_d.id == delivery_id)
+        if account_id is not None:
+            q = q.where(_d.account_id == account_id)
+        row = self.conn.execute(q.with_for_update() if lock else q).first()
+        return _delivery(row) if row else None
+
+    def set_status(self, delivery_id: int, status: DeliveryStatus, now: dt.datetime) -> None:
+        values: dict[str, Any] = {"status": status.value}
+        if status is DeliveryStatus.SENDING:
+            values["started_at"] = sa.func.coalesce(_d.started_at, now)
+        if status is DeliveryStatus.COMPLETED:
+            values["completed_at"] = now
+        self.conn.execute(t.deliveries.update().where(_d.id == delivery_id).values(values))
+
+    def of_account(self, account_id: int, statuses: tuple[DeliveryStatus, ...]) -> list[int]:
+        rows = self.conn.execute(sa.select(_d.id).where(
+            _d.account_id == account_id, _d.status.in_([s.value for s in statuses]))
+            .order_by(_d.id))
+        return [int(r.id) for r in rows]
+
+    def claim(self, delivery: Delivery, limit: int) -> list[Addressee]:
+        rows = self.conn.execute(sa.text(f"""
+            SELECT dr.recipient_id, r.email, s.status = 'subscribed' AS subscribed, {_FIELDS}
+            FROM delivery_recipients dr
+            JOIN recipients r ON r.account_id = :a AND r.id = dr.recipient_id
+            LEFT JOIN subscriptions s ON s.account_id = :a AND s.list_id = :l
+                                     AND s.recipient_id = dr.recipient_id
+            WHERE dr.delivery_id = :d AND dr.state = 'pending'
+            ORDER BY dr.recipient_id LIMIT :n"""),
+            {"a": delivery.account_id, "l": delivery.list_id, "d": delivery.id,
+             "n": limit}).all()
+        gone = [r.recipient_id for r in rows if not r.subscribed or not r.email]
+        if gone:
+            self.conn.execute(sa.text("""
+                UPDATE delivery_recipients SET state = 'skipped'
+                WHERE delivery_id = :d AND recipient_id = ANY (CAST(:ids AS bigint[]))"""),
+                {"d": delivery.id, "ids": gone})
+            self.conn.execute(t.deliveries.update().where(_d.id == delivery.id).values(
+                skipped=_d.skipped + len(gone)))
+        return [Addressee(r.recipient_id, r.email,
+                          {i: v for i in range(1, PERSONAL_FIELD_COUNT + 1)
+                           if (v := getattr(r, f"field{i}")) is not None})
+                for r in rows if r.subscribed and r.email]
+
+    def mark(self, delivery_id: int, sent: list[int], failed: list[tuple[int, str]],
+             now: dt.datetime) -> None:
+        if sent:
+            self.conn.execute(sa.text("""
+                UPDATE delivery_recipients SET state = 'sent', sent_at = :now
+                WHERE delivery_id = :d AND recipient_id = ANY (CAST(:ids AS bigint[]))"""),
+                {"d": delivery_id, "ids": sent, "now": now})
+        for recipient_id, error in failed:
+            self.conn.execute(t.delivery_recipients.update().where(
+                t.delivery_recipients.c.delivery_id == delivery_id,
+                t.delivery_recipients.c.recipient_id == recipient_id).values(
+                state="failed", error=error[:500]))
+        self.conn.execute(t.deliveries.update().where(_d.id == delivery_id).values(
+            sent=_d.sent + len(sent), failed=_d.failed + len(failed)))
+
+    def sent_since(self, account_id: int, since: dt.datetime) -> int:
+        return int(self.conn.execute(sa.text("""
+            SELECT count(*) FROM delivery_recipients dr JOIN deliveries d
+              ON d.id = dr.delivery_id
+            WHERE d.account_id = :a AND dr.state = 'sent' AND dr.sent_at >= :since
+              AND (d.completed_at IS NULL OR d.completed_at >= :since)"""),
+            {"a": account_id, "since": since}).scalar_one())
+
+    def track(self, account_id: int, delivery_id: int, recipient_id: int, kind: str,
+              url: str | None, ip: str, now: dt.datetime) -> None:
+        self.conn.execute(t.tracking_events.insert().values(
+            account_id=account_id, delivery_id=delivery_id, recipient_id=recipient_id,
+            kind=kind, url=url, ip=ip, occurred_at=now))
+
+    def set_optout_message(self, account_id: int, list_id: int, recipient_id: int,
+                           message_id: int) -> None:
+        s = t.subscriptions.c
+        self.conn.execute(t.subscriptions.update().where(
+            s.account_id == account_id, s.list_id == list_id, s.recipient_id == recipient_id)
+            .values(optout_message_id=message_id))

@@ -1,0 +1,243 @@
+"""Email messages (MailUp "newsletters"), deliveries, and how one message is made for one
+recipient: dynamic fields merged, links rewritten for click tracking, an open pixel, an
+unsubscribe link, and a text alternative."""
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import enum
+import html
+import re
+from collections.abc import Callable, Mapping
+
+from mailup_soap import errors
+
+
+class ContentType(enum.StrEnum):
+    HTML = "HTML"
+    TEXT = "TEXT"  # MailUp: deprecated, treated as HTML (the content is shown as text)
+
+
+class DeliveryStatus(enum.StrEnum):
+    """GetNewsletterDeliveryStatus: SCHEDULED / SENDING / COMPLETED (paused counts as
+    SENDING: it resumes where it stopped)."""
+
+    SCHEDULED = "scheduled"
+    SENDING = "sending"
+    PAUSED = "paused"
+    COMPLETED = "completed"
+
+    @property
+    def mailup_name(self) -> str:
+        return {"scheduled": "SCHEDULED", "completed": "COMPLETED"}.get(self.value, "SENDING")
+
+
+class SendTo(enum.StrEnum):
+    ALL = "ALL"
+    RECIPIENTS = "RECIPIENTS"
+    GROUPS = "GROUPS"
+
+
+@dataclasses.dataclass(frozen=True)
+class Message:
+    id: int
+    account_id: int
+    list_id: int
+    subject: str
+    content_type: ContentType
+    html: str
+    note: str = ""
+    dynamic_fields: bool = True
+    link_tracking: bool = True
+    created_at: dt.datetime | None = None
+
+
+@dataclasses.dataclass(frozen=True)
+class MessageOptions:
+    """CreateNewsletter / EditNewsletter options (spec 3.1)."""
+
+    note: str = ""
+    dynamic_fields: bool = True
+    link_tracking: bool = True
+
+
+@dataclasses.dataclass(frozen=True)
+class SendOptions:
+    """SendNewsletter options (spec 3.1)."""
+
+    send_to: SendTo
+    recipients: tuple[str, ...] = ()  # emails for RECIPIENTS
+    groups: tuple[int, ...] = ()  # group ids for GROUPS
+    exclude_groups: tuple[int, ...] = ()
+    from_email: str = ""
+    from_name: str = ""
+    delivery_at: dt.datetime | None = None  # None: now
+
+
+@dataclasses.dataclass(frozen=True)
+class Delivery:
+    id: int
+    account_id: int
+    list_id: int
+    message_id: int
+    status: DeliveryStatus
+    from_email: str
+    from_name: str
+    total: int
+    sent: int
+    failed: int
+    skipped: int
+    scheduled_at: dt.datetime
+    started_at: dt.datetime | None
+    completed_at: dt.datetime | None
+
+    @property
+    def done(self) -> int:
+        return self.sent + self.failed + self.skipped
+
+    @property
+    def to_send(self) -> int:
+        return self.total - self.done
+
+
+@dataclasses.dataclass(frozen=True)
+class Addressee:
+    """One recipient as the delivery engine sees it."""
+
+    recipient_id: int
+    email: str
+    fields: Mapping[int, str]
+
+
+_TRUE = ("1", "true", "yes", "on")
+_FALSE = ("0", "false", "no", "off", "")
+
+
+def _bool(name: str, value: str) -> bool:
+    lowered = value.strip().lower()
+    if lowered in _TRUE:
+        return True
+    if lowered in _FALSE:
+        return False
+    raise errors.InvalidArgument(name, f"must be true or false, got {value!r}")
+
+
+def message_options(pairs: Mapping[str, str]) -> MessageOptions:
+    """`note`, `dyn_fld`, `link_track` (and `emb_img`, accepted: images stay links)."""
+    known = {"note", "dyn_fld", "link_track", "emb_img"}
+    unknown = sorted(set(pairs) - known)
+    if unknown:
+        raise errors.InvalidArgument("options", f"unknown option {unknown[0]!r}")
+    if "emb_img" in pairs:
+        _bool("emb_img", pairs["emb_img"])
+    return MessageOptions(note=pairs.get("note", "")[:500],
+                          dynamic_fields=_bool("dyn_fld", pairs.get("dyn_fld", "true")),
+                          link_tracking=_bool("link_track", pairs.get("link_track", "true")))
+
+
+def content_type(raw: str | None) -> ContentType:
+    value = (raw or "").strip().upper()
+    if value in ("HTML", "TEXT"):
+        return ContentType(value)
+    if value in ("URL", "FILE"):
+        raise errors.InvalidArgument("type", f"{value} messages are not supported yet "
+                                     "(send the HTML as type HTML)")
+    raise errors.InvalidArgument("type", "must be HTML or TEXT")
+
+
+def _ids(name: str, raw: str) -> tuple[int, ...]:
+    parts = [p.strip() for p in raw.split(";") if p.strip()]
+    if not all(p.isascii() and p.isdigit() for p in parts):
+        raise errors.InvalidArgument(name, "must be ;-separated ids")
+    return tuple(int(p) for p in parts)
+
+
+def send_options(pairs: Mapping[str, str]) -> SendOptions:
+    known = {"send_to", "recipients", "exclude", "from_email", "from_name", "clear_stats",
+             "deliverydt", "filters", "filters_as"}
+    unknown = sorted(set(pairs) - known)
+    if unknown:
+        raise errors.InvalidArgument("options", f"unknown option {unknown[0]!r}")
+    raw_to = pairs.get("send_to", "").strip().upper()
+    if raw_to not in SendTo.__members__:
+        raise errors.InvalidArgument("send_to", "must be ALL, RECIPIENTS or GROUPS")
+    send_to = SendTo(raw_to)
+    if pairs.get("filters", "").strip():
+        raise errors.InvalidArgument("filters", "recipient filters are not supported")
+    if "clear_stats" in pairs:
+        _bool("clear_stats", pairs["clear_stats"])
+    recipients: tuple[str, ...] = ()
+    groups: tuple[int, ...] = ()
+    if send_to is SendTo.RECIPIENTS:
+        recipients = tuple(e.strip().lower() for e in pairs.get("recipients", "").split(";")
+                           if e.strip())
+        if not recipients:
+            raise errors.InvalidArgument("recipients", "send_to RECIPIENTS needs emails")
+    elif send_to is SendTo.GROUPS:
+        groups = _ids("recipients", pairs.get("recipients", ""))
+        if not groups:
+            raise errors.InvalidArgument("recipients", "send_to GROUPS needs group ids")
+    when = None
+    raw_when = pairs.get("deliverydt", "").strip()
+    if raw_when:
+        try:
+            when = dt.datetime.strptime(raw_when, "%Y%m%d%H%M%S").replace(tzinfo=dt.UTC)
+        except ValueError:
+            raise errors.InvalidArgument("deliverydt", "must be yyyyMMddHHmmss") from None
+    from_email = pairs.get("from_email", "").strip()
+    if from_email and ("@" not in from_email or any(c in from_email for c in "\r\n <>")):
+        raise errors.InvalidArgument("from_email", "not an email address")
+    from_name = pairs.get("from_name", "").strip()
+    if any(c in from_name for c in "\r\n"):
+        raise errors.InvalidArgument("from_name", "must be one line")
+    return SendOptions(send_to, recipients, groups, _ids("exclude", pairs.get("exclude", "")),
+                       from_email, from_name, when)
+
+
+# -- making one recipient's message -------------------------------------------------------
+
+_FIELD = re.compile(r"\[(email|campo(\d{1,2}))\]", re.IGNORECASE)
+_HREF = re.compile(r"""(<a\b[^>]*?\bhref\s*=\s*)(["'])(https?://[^"']+)\2""", re.IGNORECASE)
+_TAG = re.compile(r"<[^>]+>")
+_SPACE = re.compile(r"[ \t]+")
+UNSUBSCRIBE_PLACEHOLDER = "[unsubscribe]"
+
+
+def merge_fields(text: str, addressee: Addressee, escape: bool) -> str:
+    """Dynamic fields: `[email]` and `[campoN]` (N = 1..39) with the recipient's values."""
+    def value(match: re.Match[str]) -> str:
+        number = match.group(2)
+        found = addressee.fields.get(int(number), "") if number else addressee.email
+        return html.escape(found) if escape else found
+    return _FIELD.sub(value, text)
+
+
+def render_html(message: Message, addressee: Addressee, click_url: Callable[[str], str],
+                open_url: str, unsubscribe_url: str) -> str:
+    body = message.html
+    if message.content_type is ContentType.TEXT:
+        body = "<pre>" + html.escape(body) + "</pre>"
+    if message.dynamic_fields:
+        body = merge_fields(body, addressee, escape=True)
+    if message.link_tracking:
+        body = _HREF.sub(lambda m: f"{m.group(1)}{m.group(2)}"
+                         f"{html.escape(click_url(html.unescape(m.group(3))))}{m.group(2)}",
+                         body)
+    link = f'<a href="{html.escape(unsubscribe_url)}">Unsubscribe</a>'
+    if UNSUBSCRIBE_PLACEHOLDER in body:
+        body = body.replace(UNSUBSCRIBE_PLACEHOLDER, link)
+    else:
+        body += f'\n<p style="font-size:small">{link}</p>'
+    return body + f'\n<img src="{html.escape(open_url)}" width="1" height="1" alt="">'
+
+
+def render_text(message: Message, addressee: Addressee, unsubscribe_url: str) -> str:
+    """The text alternative: the HTML without tags, and the unsubscribe link."""
+    body = message.html if message.content_type is ContentType.TEXT else html.unescape(
+        _TAG.sub("", re.sub(r"(?i)<br\s*/?>|</p>", "\n", message.html)))
+    if message.dynamic_fields:
+        body = merge_fields(body, addressee, escape=False)
+    body = body.replace(UNSUBSCRIBE_PLACEHOLDER, "")
+    lines = [_SPACE.sub(" ", line).strip() for line in body.splitlines()]
+    text = re.sub(r"\n{3,}", "\n\n", "\n".join(lines)).strip()
+    return f"{text}\n\n--\nUnsubscribe: {unsubscribe_url}\n"
