@@ -1,6 +1,6 @@
 # A menu: every target is one line calling a script in scripts/, which does the work.
 .DEFAULT_GOAL := help
-.PHONY: help run test lint bench bench-import bench-ftp dump-wsdl db-start db-stop clean
+.PHONY: help run test lint bench bench-import bench-ftp bench-send dump-wsdl db-start db-stop clean
 
 help: ## this menu
 	@awk -F ':.*## ' '/^[a-z-]+:.*## / { printf "  make %-10s %s\n", $$1, $$2 }' $(MAKEFILE_LIST)
@@ -22,6 +22,9 @@ bench-import: ## import 1,000,000 rows end to end (SOAP, worker) beside a raw CO
 
 bench-ftp: ## a 1,000,000-row file over FTP through the daily sync; a 1,000,000-row export
 	scripts/bench-ftp $(ARGS)
+
+bench-send: ## a newsletter to 100,000 subscribers over SMTP beside a raw smtplib loop
+	scripts/bench-send $(ARGS)
 
 dump-wsdl: ## regenerate the committed wsdl/*.wsdl from the services
 	scripts/dump-wsdl

@@ -63,7 +63,8 @@ def cmd_worker(args: argparse.Namespace) -> int:
 
     async def run() -> None:
         async with app.open_async():
-            await app.run_worker_async(concurrency=args.concurrency, install_signal_handlers=True)
+            await app.run_worker_async(concurrency=args.concurrency, queues=args.queue,
+                                       install_signal_handlers=True)
 
     asyncio.run(run())
     return 0
@@ -477,6 +478,8 @@ def build_parser() -> argparse.ArgumentParser:
     serve.set_defaults(func=cmd_serve)
     worker = sub.add_parser("worker", help="run a procrastinate worker")
     worker.add_argument("--concurrency", type=int, default=2)
+    worker.add_argument("--queue", action="append", help="only this queue (repeat for more): "
+                        "imports, send, mail, webhooks, sync, maintenance; default all")
     worker.set_defaults(func=cmd_worker)
     sub.add_parser("migrate", help="apply the database migrations").set_defaults(func=cmd_migrate)
     sub.add_parser("seed-demo", help="create the demo account if missing and print its "

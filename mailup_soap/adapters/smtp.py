@@ -47,12 +47,12 @@ class SmtpSession:
             smtp.login(m.user, m.password)
         return smtp
 
-    def send(self, message: EmailMessage, envelope_from: str, to: str) -> None:
+    def send(self, message: bytes, envelope_from: str, to: str) -> None:
         for attempt in (1, 2):
             try:
                 if self._smtp is None:
                     self._smtp = self._connect()
-                self._smtp.send_message(message, from_addr=envelope_from, to_addrs=[to])
+                self._smtp.sendmail(envelope_from, [to], message)
                 return
             except smtplib.SMTPRecipientsRefused as exc:
                 code = next(iter(exc.recipients.values()))[0]

@@ -241,3 +241,53 @@ def render_text(message: Message, addressee: Addressee, unsubscribe_url: str) ->
     lines = [_SPACE.sub(" ", line).strip() for line in body.splitlines()]
     text = re.sub(r"\n{3,}", "\n\n", "\n".join(lines)).strip()
     return f"{text}\n\n--\nUnsubscribe: {unsubscribe_url}\n"
+
+
+# -- the message on the wire -------------------------------------------------------------
+#
+# Built as bytes from a template rather than with email.message.EmailMessage, whose header
+# parsing and refolding cost about 2.5 ms a message (measured): the delivery engine makes one
+# message per recipient, so that alone would cap a worker near 400 messages a second.
+
+_CRLF = "\r\n"
+
+
+def header_text(value: str) -> str:
+    """A header value: as is when printable ASCII, else RFC 2047 encoded (UTF-8)."""
+    value = value.replace("\r", " ").replace("\n", " ")
+    if value.isascii() and value.isprintable():
+        return value
+    from email.header import Header
+
+    return Header(value, "utf-8", maxlinelen=900).encode()
+
+
+def address(name: str, email: str) -> str:
+    from email.utils import formataddr
+
+    return formataddr((name.replace("\r", " ").replace("\n", " "), email))
+
+
+def _qp(text: str) -> str:
+    import binascii
+
+    body = text.replace("\r\n", "\n").replace("\r", "\n").replace("\n", "\r\n")
+    return binascii.b2a_qp(body.encode("utf-8")).decode("ascii").replace("\r\n", "\n") \
+        .replace("\n", _CRLF)
+
+
+def mime(headers: list[tuple[str, str]], text: str, html_body: str, boundary: str) -> bytes:
+    """A multipart/alternative message (text, then HTML), quoted-printable UTF-8 parts.
+    `headers` values must already be header-safe (see header_text / address)."""
+    head = "".join(f"{name}: {value}{_CRLF}" for name, value in headers)
+    return (f"{head}MIME-Version: 1.0{_CRLF}"
+            f'Content-Type: multipart/alternative; boundary="{boundary}"{_CRLF}{_CRLF}'
+            f"--{boundary}{_CRLF}"
+            f'Content-Type: text/plain; charset="utf-8"{_CRLF}'
+            f"Content-Transfer-Encoding: quoted-printable{_CRLF}{_CRLF}"
+            f"{_qp(text)}{_CRLF}"
+            f"--{boundary}{_CRLF}"
+            f'Content-Type: text/html; charset="utf-8"{_CRLF}'
+            f"Content-Transfer-Encoding: quoted-printable{_CRLF}{_CRLF}"
+            f"{_qp(html_body)}{_CRLF}"
+            f"--{boundary}--{_CRLF}").encode("ascii")

@@ -35,9 +35,9 @@ class Mailer(Protocol):
 class MailSession(Protocol):
     """One SMTP connection kept open across messages (the delivery engine's)."""
 
-    def send(self, message: EmailMessage, envelope_from: str, to: str) -> None:
-        """Raise RecipientRefused when the server refuses this recipient for good,
-        MailerError when the server cannot be reached or fails."""
+    def send(self, message: bytes, envelope_from: str, to: str) -> None:
+        """Send the message as it is (CRLF lines). Raise RecipientRefused when the server
+        refuses this recipient for good, MailerError when it cannot be reached or fails."""
         ...
 
     def close(self) -> None: ...

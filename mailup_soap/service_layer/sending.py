@@ -13,11 +13,11 @@ import concurrent.futures
 import dataclasses
 import datetime as dt
 import logging
+import secrets
 import threading
 import time
 import urllib.parse
-from email.message import EmailMessage
-from email.utils import format_datetime, formataddr, make_msgid
+from email.utils import format_datetime
 
 from mailup_soap import errors
 from mailup_soap.domain import lifecycle, tokens
@@ -253,7 +253,7 @@ def run_delivery(deps: Deps, delivery_id: int) -> str:
 
 
 def _send_chunk(session: MailSession,
-                chunk: list[tuple[msg.Addressee, tuple[EmailMessage, str]]],
+                chunk: list[tuple[msg.Addressee, tuple[bytes, str]]],
                 pace: _Pace) -> tuple[list[int], list[tuple[int, str]], MailerError | None]:
     sent: list[int] = []
     failed: list[tuple[int, str]] = []
@@ -280,8 +280,8 @@ def _track_url(deps: Deps, kind: str, link: TrackLink) -> str:
 
 
 def build_message(deps: Deps, delivery: msg.Delivery, message: msg.Message,
-                  addressee: msg.Addressee) -> tuple[EmailMessage, str]:
-    """One recipient's email and its VERP envelope sender."""
+                  addressee: msg.Addressee) -> tuple[bytes, str]:
+    """One recipient's email (bytes) and its VERP envelope sender."""
     base = TrackLink(delivery.account_id, delivery.list_id, message.id, delivery.id,
                      addressee.recipient_id)
     unsubscribe = _track_url(deps, "u", base)
@@ -294,21 +294,22 @@ def build_message(deps: Deps, delivery: msg.Delivery, message: msg.Message,
     if message.dynamic_fields:
         subject = msg.merge_fields(subject, addressee, escape=False)
     domain = deps.bounce_domain or delivery.from_email.rpartition("@")[2] or "localhost"
-    email = EmailMessage()
-    email["From"] = formataddr((delivery.from_name, delivery.from_email))
-    email["To"] = addressee.email
-    email["Subject"] = subject.replace("\r", " ").replace("\n", " ")
-    email["Date"] = format_datetime(deps.clock.now())
-    email["Message-ID"] = make_msgid(f"d{delivery.id}.r{addressee.recipient_id}", domain)
-    unsubscribe_token = tokens.make(deps.secret_key, "track-mailto",
-                                    {"d": delivery.id, "r": addressee.recipient_id})
-    email["List-Unsubscribe"] = (f"<mailto:unsubscribe@{domain}?subject="
-                                 f"{urllib.parse.quote(unsubscribe_token)}>, <{one_click}>")
-    email["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
-    email["X-MailUp-Delivery"] = str(delivery.id)
-    email.set_content(text)
-    email.add_alternative(html, subtype="html")
-    return email, f"bounces+{delivery.id}-{addressee.recipient_id}@{domain}"
+    mailto = tokens.make(deps.secret_key, "track-mailto",
+                         {"d": delivery.id, "r": addressee.recipient_id})
+    tag = f"{delivery.id}.{addressee.recipient_id}.{secrets.token_hex(6)}"
+    headers = [
+        ("From", msg.address(delivery.from_name, delivery.from_email)),
+        ("To", addressee.email),
+        ("Subject", msg.header_text(subject)),
+        ("Date", format_datetime(deps.clock.now())),
+        ("Message-ID", f"<{tag}@{domain}>"),
+        ("List-Unsubscribe", f"<mailto:unsubscribe@{domain}?subject="
+                             f"{urllib.parse.quote(mailto)}>,\r\n <{one_click}>"),
+        ("List-Unsubscribe-Post", "List-Unsubscribe=One-Click"),
+        ("X-MailUp-Delivery", str(delivery.id)),
+    ]
+    return (msg.mime(headers, text, html, f"=_{tag}"),
+            f"bounces+{delivery.id}-{addressee.recipient_id}@{domain}")
 
 
 # -- tracking and unsubscription ---------------------------------------------------------
