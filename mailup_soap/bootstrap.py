@@ -10,7 +10,9 @@ from procrastinate import App, PsycopgConnector
 
 from mailup_soap.adapters.clock import SystemClock
 from mailup_soap.adapters.file_drop import LocalFileDrop
+from mailup_soap.adapters.page_fetch import HttpPageFetcher
 from mailup_soap.adapters.passwords import Argon2Hasher
+from mailup_soap.adapters.sms_http import HttpSmsGateway
 from mailup_soap.adapters.smtp import SmtpMailer
 from mailup_soap.adapters.webhook_http import HttpPoster
 from mailup_soap.config import ConfigurationError, Settings
@@ -39,7 +41,18 @@ def build_deps(settings: Settings, pool_size: int = 5) -> Deps:
                 file_drop=LocalFileDrop(settings.ftp_root, settings.ftp_settle_seconds),
                 bulk_mailer=mailer, send_connections=settings.send_connections,
                 send_per_second=settings.send_per_second, send_per_hour=settings.send_per_hour,
-                bounce_domain=settings.bounce_domain)
+                bounce_domain=settings.bounce_domain,
+                sms_gateway=_sms_gateway(settings), sms_sender=settings.sms_sender,
+                page_fetcher=HttpPageFetcher(float(settings.fetch_timeout_seconds),
+                                             settings.fetch_max_bytes,
+                                             settings.fetch_allow_private))
+
+
+def _sms_gateway(settings: Settings) -> HttpSmsGateway | None:
+    if not settings.sms_gateway_url:
+        return None
+    return HttpSmsGateway(settings.sms_gateway_url, settings.sms_gateway_token,
+                          float(settings.sms_gateway_timeout_seconds))
 
 
 def build_wsgi_app(settings: Settings, deps: Deps | None = None) -> Router:

@@ -55,6 +55,17 @@ class Settings:
     send_per_second: int = 0
     send_per_hour: int = 0
     bounce_domain: str = ""
+    # SMS: the HTTP gateway that takes {"from", "to", "text"} (none: SMS sends are refused),
+    # its bearer token, the default sender id, and how long to wait for it.
+    sms_gateway_url: str = ""
+    sms_gateway_token: str = ""
+    sms_sender: str = ""
+    sms_gateway_timeout_seconds: int = 10
+    # URL messages: the page is fetched with this timeout and size cap; addresses on private
+    # or loopback networks are refused unless allowed (an intranet CMS, tests).
+    fetch_timeout_seconds: int = 10
+    fetch_max_bytes: int = 1 << 20
+    fetch_allow_private: bool = False
 
     @property
     def sqlalchemy_url(self) -> str:
@@ -113,6 +124,14 @@ def _flag(environ: Mapping[str, str], key: str) -> bool:
     return environ.get(PREFIX + key, "").strip().lower() in ("1", "true", "yes", "on")
 
 
+def _sms_gateway_url(environ: Mapping[str, str]) -> str:
+    raw = environ.get(PREFIX + "SMS_GATEWAY_URL", "").strip()
+    if raw and not raw.startswith(("http://", "https://")):
+        raise ConfigurationError(f"{PREFIX}SMS_GATEWAY_URL must start with http:// or "
+                                 f"https://, got {raw!r}")
+    return raw
+
+
 def load_settings(environ: Mapping[str, str]) -> Settings:
     """Build `Settings` from an environment mapping; a missing or bad key raises
     ConfigurationError naming it."""
@@ -159,4 +178,13 @@ def load_settings(environ: Mapping[str, str]) -> Settings:
         send_per_second=_seconds(environ, "SEND_PER_SECOND", 0),
         send_per_hour=_seconds(environ, "SEND_PER_HOUR", 0),
         bounce_domain=environ.get(PREFIX + "BOUNCE_DOMAIN", ""),
+        sms_gateway_url=_sms_gateway_url(environ),
+        sms_gateway_token=environ.get(PREFIX + "SMS_GATEWAY_TOKEN", ""),
+        sms_sender=environ.get(PREFIX + "SMS_SENDER", "").strip(),
+        sms_gateway_timeout_seconds=_int(environ, "SMS_GATEWAY_TIMEOUT_SECONDS",
+                                         Settings.sms_gateway_timeout_seconds),
+        fetch_timeout_seconds=_int(environ, "FETCH_TIMEOUT_SECONDS",
+                                   Settings.fetch_timeout_seconds),
+        fetch_max_bytes=_int(environ, "FETCH_MAX_BYTES", Settings.fetch_max_bytes),
+        fetch_allow_private=_flag(environ, "FETCH_ALLOW_PRIVATE"),
     )

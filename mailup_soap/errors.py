@@ -190,3 +190,10 @@ class DeliveryNotFound(NotFound):
     def __init__(self, delivery_id: int) -> None:
         super().__init__(f"delivery {delivery_id} not found")
         self.delivery_id = delivery_id
+
+
+class SmsGatewayNotConfigured(MailUpError):
+    """SMS operations need MAILUP_SMS_GATEWAY_URL; the server has none."""
+
+    def __init__(self) -> None:
+        super().__init__("no SMS gateway is configured on this server (MAILUP_SMS_GATEWAY_URL)")

@@ -79,6 +79,15 @@ class LocalFileDrop:
         os.replace(source, target)
         return str(report_path.relative_to(self.home(file.account_id)))
 
+    def open_file(self, account_id: int, path: str) -> IO[bytes]:
+        home = self.home(account_id)
+        target = (home / path.strip().lstrip("/")).resolve()
+        if not target.is_relative_to(home) or target == home:
+            raise ValueError(f"{path!r} is not a file of the account's FTP site")
+        if not target.is_file():
+            raise FileNotFoundError(path)
+        return target.open("rb")
+
     def write_export(self, account_id: int, name: str, lines: Iterable[str]) -> str:
         folder = self.home(account_id) / "export"
         folder.mkdir(parents=True, exist_ok=True)

@@ -146,6 +146,17 @@ class JobQueue(_Repo, uow.JobQueue):
               at: dt.datetime | None = None, lock: str | None = None) -> None:
         events.defer(self.conn, task, queue, args, at, lock)
 
+    def defer_or_move(self, task: str, queue: str, args: dict[str, object],
+                      at: dt.datetime | None, lock: str) -> None:
+        # A waiting job of the same lock would hold a new one back until its own time
+        # (procrastinate runs a lock's jobs in creation order): move it instead.
+        moved = self.conn.execute(sa.text(
+            "UPDATE procrastinate_jobs SET scheduled_at = :at "
+            "WHERE lock = :lock AND status = 'todo' AND task_name = :task"),
+            {"at": at, "lock": lock, "task": task}).rowcount
+        if not moved:
+            events.defer(self.conn, task, queue, args, at, lock)
+
 
 class FrontendIpRepository(_Repo, uow.FrontendIpRepository):
     def allowed(self, account_id: int, ip: str) -> bool:

@@ -23,6 +23,9 @@ from mailup_soap.service_layer import unit_of_work as uow
 
 _m = t.messages.c
 _d = t.deliveries.c
+# The SMS side shares these tables (service_layer/sms.py): this repository sees email only.
+_EMAIL_MESSAGE = _m.channel == "email"
+_EMAIL_DELIVERY = _d.channel == "email"
 _FIELDS = ", ".join(f"r.field{i}" for i in range(1, PERSONAL_FIELD_COUNT + 1))
 
 
@@ -42,12 +45,13 @@ def _delivery(row: Any) -> Delivery:
 class SendingRepository(_Repo, uow.SendingRepository):
     def add_message(self, account_id: int, list_id: int, subject: str,
                     content_type: ContentType, html: str, opts: MessageOptions,
-                    now: dt.datetime) -> int:
+                    now: dt.datetime, cloned_from: int | None = None) -> int:
         return int(self.conn.execute(t.messages.insert().values(
             account_id=account_id, list_id=list_id, subject=subject,
             content_type=content_type.value, html=html, note=opts.note,
             dynamic_fields=opts.dynamic_fields, link_tracking=opts.link_tracking,
-            created_at=now, updated_at=now).returning(_m.id)).scalar_one())
+            cloned_from=cloned_from, created_at=now, updated_at=now)
+            .returning(_m.id)).scalar_one())
 
     def update_message(self, account_id: int, message_id: int, subject: str,
                        content_type: ContentType, html: str, opts: MessageOptions,
@@ -60,12 +64,16 @@ class SendingRepository(_Repo, uow.SendingRepository):
 
     def message(self, account_id: int, message_id: int) -> Message | None:
         row = self.conn.execute(sa.select(t.messages).where(
-            _m.account_id == account_id, _m.id == message_id)).first()
+            _m.account_id == account_id, _m.id == message_id, _EMAIL_MESSAGE)).first()
         return _message(row) if row else None
 
-    def messages(self, account_id: int, list_id: int) -> list[Message]:
-        rows = self.conn.execute(sa.select(t.messages).where(
-            _m.account_id == account_id, _m.list_id == list_id).order_by(_m.id))
+    def messages(self, account_id: int, list_id: int,
+                 include_clones: bool = True) -> list[Message]:
+        q = sa.select(t.messages).where(_m.account_id == account_id, _m.list_id == list_id,
+                                        _EMAIL_MESSAGE)
+        if not include_clones:
+            q = q.where(_m.cloned_from.is_(None))
+        rows = self.conn.execute(q.order_by(_m.id))
         return [_message(r) for r in rows]
 
     def create_delivery(self, account_id: int, message: Message, opts: SendOptions,
@@ -105,7 +113,7 @@ class SendingRepository(_Repo, uow.SendingRepository):
 
     def delivery(self, account_id: int | None, delivery_id: int,
                  lock: bool = False) -> Delivery | None:
-        q = sa.select(t.deliveries).where(_d.id == delivery_id)
+        q = sa.select(t.deliveries).where(_d.id == delivery_id, _EMAIL_DELIVERY)
         if account_id is not None:
             q = q.where(_d.account_id == account_id)
         row = self.conn.execute(q.with_for_update() if lock else q).first()
@@ -121,9 +129,46 @@ class SendingRepository(_Repo, uow.SendingRepository):
 
     def of_account(self, account_id: int, statuses: tuple[DeliveryStatus, ...]) -> list[int]:
         rows = self.conn.execute(sa.select(_d.id).where(
-            _d.account_id == account_id, _d.status.in_([s.value for s in statuses]))
+            _d.account_id == account_id, _d.status.in_([s.value for s in statuses]),
+            _EMAIL_DELIVERY)
             .order_by(_d.id))
         return [int(r.id) for r in rows]
+
+    def deliveries(self, account_id: int, list_id: int | None = None,
+                   message_id: int | None = None,
+                   statuses: tuple[DeliveryStatus, ...] = ()) -> list[Delivery]:
+        q = sa.select(t.deliveries).where(_d.account_id == account_id, _EMAIL_DELIVERY)
+        if list_id is not None:
+            q = q.where(_d.list_id == list_id)
+        if message_id is not None:
+            q = q.where(_d.message_id == message_id)
+        if statuses:
+            q = q.where(_d.status.in_([s.value for s in statuses]))
+        return [_delivery(r) for r in self.conn.execute(q.order_by(_d.scheduled_at, _d.id))]
+
+    def add_from_import(self, delivery: Delivery, process_id: int) -> int:
+        return int(self.conn.execute(sa.text("""
+            WITH picked AS (
+                INSERT INTO delivery_recipients (delivery_id, recipient_id)
+                SELECT DISTINCT :d, r.id FROM import_rows i
+                JOIN recipients r ON r.account_id = :a AND r.email IS NOT NULL
+                                 AND lower(r.email) = lower(i.email)
+                JOIN subscriptions s ON s.account_id = :a AND s.list_id = :l
+                                    AND s.recipient_id = r.id AND s.status = 'subscribed'
+                WHERE i.process_id = :p AND i.problem IS NULL AND i.email IS NOT NULL
+                ON CONFLICT DO NOTHING
+                RETURNING 1)
+            UPDATE deliveries SET total = total + (SELECT count(*) FROM picked) WHERE id = :d
+            RETURNING total"""),
+            {"d": delivery.id, "a": delivery.account_id, "l": delivery.list_id,
+             "p": process_id}).scalar_one())
+
+    def reschedule(self, delivery_id: int, when: dt.datetime) -> None:
+        self.conn.execute(t.deliveries.update().where(_d.id == delivery_id).values(
+            scheduled_at=when))
+
+    def delete_delivery(self, delivery_id: int) -> None:
+        self.conn.execute(t.deliveries.delete().where(_d.id == delivery_id))
 
     def claim(self, delivery: Delivery, limit: int) -> list[Addressee]:
         rows = self.conn.execute(sa.text(f"""
@@ -168,7 +213,8 @@ class SendingRepository(_Repo, uow.SendingRepository):
         return int(self.conn.execute(sa.text("""
             SELECT count(*) FROM delivery_recipients dr JOIN deliveries d
               ON d.id = dr.delivery_id
-            WHERE d.account_id = :a AND dr.state = 'sent' AND dr.sent_at >= :since
+            WHERE d.account_id = :a AND d.channel = 'email' AND dr.state = 'sent'
+              AND dr.sent_at >= :since
               AND (d.completed_at IS NULL OR d.completed_at >= :since)"""),
             {"a": account_id, "since": since}).scalar_one())
 

@@ -311,6 +311,7 @@ export_profiles = sa.Table(
 )
 
 # Email messages (MailUp "newsletters") of a list. The id is the newsletterID.
+# SMS messages (channel 'sms') live here too: the id is the smsID, `html` holds the SMS text.
 messages = sa.Table(
     "messages", metadata,
     sa.Column("id", sa.BigInteger, sa.Identity(), primary_key=True),
@@ -323,9 +324,11 @@ messages = sa.Table(
     sa.Column("dynamic_fields", sa.Boolean, nullable=False, server_default=sa.true()),
     sa.Column("link_tracking", sa.Boolean, nullable=False, server_default=sa.true()),
     sa.Column("cloned_from", sa.BigInteger),
+    sa.Column("channel", sa.Text, nullable=False, server_default="email"),
     sa.Column("created_at", TS, nullable=False, server_default=_now()),
     sa.Column("updated_at", TS, nullable=False, server_default=_now()),
     sa.UniqueConstraint("account_id", "id", name="messages_account_id_key"),
+    sa.CheckConstraint("channel in ('email','sms')", name="messages_channel_check"),
     sa.ForeignKeyConstraint(["account_id", "list_id"], ["lists.account_id", "lists.id"],
                             ondelete="CASCADE"),
     sa.CheckConstraint("content_type in ('HTML','TEXT')", name="messages_content_type_check"),
@@ -333,12 +336,14 @@ messages = sa.Table(
 sa.Index("messages_list_idx", messages.c.account_id, messages.c.list_id)
 
 # A sending of a message to a list: its recipients are fixed when it is created.
+# SMS deliveries (channel 'sms'): from_name is the sender id, from_email ''; SendDirectSMS
+# stores no message (message_id NULL) and keeps its text in sms_text.
 deliveries = sa.Table(
     "deliveries", metadata,
     sa.Column("id", sa.BigInteger, sa.Identity(), primary_key=True),  # deliveryID
     sa.Column("account_id", sa.Integer, nullable=False),
     sa.Column("list_id", sa.Integer, nullable=False),
-    sa.Column("message_id", sa.BigInteger, nullable=False),
+    sa.Column("message_id", sa.BigInteger),
     sa.Column("status", sa.Text, nullable=False),
     sa.Column("from_email", sa.Text, nullable=False),
     sa.Column("from_name", sa.Text, nullable=False),
@@ -351,7 +356,12 @@ deliveries = sa.Table(
     sa.Column("started_at", TS),
     sa.Column("completed_at", TS),
     sa.Column("error", sa.Text),
+    sa.Column("channel", sa.Text, nullable=False, server_default="email"),
+    sa.Column("sms_text", sa.Text),
     sa.UniqueConstraint("account_id", "id", name="deliveries_account_id_key"),
+    sa.CheckConstraint("channel in ('email','sms')", name="deliveries_channel_check"),
+    sa.CheckConstraint("channel = 'sms' or message_id is not null",
+                       name="deliveries_message_check"),
     sa.ForeignKeyConstraint(["account_id", "message_id"], ["messages.account_id", "messages.id"],
                             ondelete="CASCADE"),
     sa.CheckConstraint("status in ('scheduled','sending','paused','completed')",
@@ -369,6 +379,10 @@ delivery_recipients = sa.Table(
     sa.Column("state", sa.Text, nullable=False, server_default="pending"),
     sa.Column("sent_at", TS),
     sa.Column("error", sa.Text),
+    # SMS: the number of a one-to-one send (SendSingleSMS / SendDirectSMS; recipient_id is 0
+    # when nobody on file has it; NULL: the recipient's mobile), and the gateway's message id.
+    sa.Column("number", sa.Text),
+    sa.Column("gateway_id", sa.Text),
     sa.CheckConstraint("state in ('pending','sent','failed','skipped')",
                        name="delivery_recipients_state_check"),
 )

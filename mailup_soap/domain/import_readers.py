@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import dataclasses
+import functools
 import io
 import re
 from collections.abc import Iterable, Iterator
@@ -98,17 +99,26 @@ def read_xml(source: IO[bytes], opts: ImportOptions) -> Iterator[StagedRow]:
         raise errors.ImportDocumentInvalid(f"not well-formed XML: {exc}") from None
 
 
+@functools.lru_cache(maxsize=256)  # bounded: tags come from the caller's document
+def _field_id(tag: str) -> int | None:
+    """The field number of a child element's tag (`campo7`, any namespace); None when the
+    element is not a field."""
+    match = CAMPO.match(tag.rpartition("}")[2])
+    return int(match.group(1)) if match else None
+
+
 def _xml_row(row_no: int, elem: etree._Element, opts: ImportOptions,
              channels: Channels) -> StagedRow:
     fields: dict[int, str] = {}
     for child in elem:
-        match = CAMPO.match(etree.QName(child).localname if isinstance(child.tag, str) else "")
-        if match is None:
+        tag = child.tag
+        field_id = _field_id(tag) if isinstance(tag, str) else None
+        if field_id is None:
             continue
-        field_id = int(match.group(1))
         if not 1 <= field_id <= PERSONAL_FIELD_COUNT:
             return StagedRow(row_no, None, None, {}, f"unknown field campo{field_id}")
-        fields[field_id] = (child.text or "").strip()
+        text = child.text
+        fields[field_id] = text.strip() if text else ""
     return _contact(row_no, elem.get("email"), elem.get("Prefix"), elem.get("Number"), fields,
                     opts, channels=channels)
 
@@ -130,20 +140,21 @@ def utf8_lines(raw: IO[bytes]) -> Iterator[str]:
 
 
 def read_csv(lines: Iterable[str], opts: ImportOptions,
-             extra_columns: tuple[str, ...] = ()) -> Iterator[StagedRow]:
-    """MailUp's CSV: `|`-separated, a header of field ids (111 email, 222 prefix, 333 number,
-    444 full mobile, 1..39 personal fields) plus the `extra_columns` named here (e.g. status,
-    groups), the same column count on every row. A row's number is its line in the file."""
-    reader = csv.reader(lines, delimiter="|")
+             extra_columns: tuple[str, ...] = (), delimiter: str = "|") -> Iterator[StagedRow]:
+    """MailUp's CSV: `|`-separated (SendMessageNL's files: `delimiter`), a header of field
+    ids (111 email, 222 prefix, 333 number, 444 full mobile, 1..39 personal fields) plus the
+    `extra_columns` named here (e.g. status, groups), the same column count on every row. A
+    row's number is its line in the file."""
+    reader = csv.reader(lines, delimiter=delimiter)
     try:
         header = [h.strip().lower() for h in next(reader)]
     except StopIteration:
         raise errors.ImportDocumentEmpty() from None
     except csv.Error as exc:
         raise errors.ImportDocumentInvalid(f"line 1: {exc}") from None
-    if len(header) == 1 and any(sep in header[0] for sep in ",;\t"):
+    if len(header) == 1 and any(sep in header[0] for sep in ",;|\t" if sep != delimiter):
         raise errors.ImportDocumentInvalid(
-            f"the header {header[0]!r} is not separated by '|' (MailUp's CSV separator)")
+            f"the header {header[0]!r} is not separated by {delimiter!r}")
     known = {EMAIL_COLUMN, PREFIX_COLUMN, NUMBER_COLUMN, FULL_MOBILE_COLUMN, *extra_columns}
     for name in header:
         if name not in known and not (name.isascii() and name.isdigit()

@@ -135,14 +135,32 @@ def message_options(pairs: Mapping[str, str]) -> MessageOptions:
                           link_tracking=_bool("link_track", pairs.get("link_track", "true")))
 
 
-def content_type(raw: str | None) -> ContentType:
+class Source(enum.StrEnum):
+    """Where CreateNewsletter's `content` comes from (spec 3.1)."""
+
+    HTML = "HTML"
+    TEXT = "TEXT"
+    URL = "URL"  # content is the address of a page, fetched once when the message is made
+    FILE = "FILE"  # content is the HTML file itself, base64-encoded (UTF-8)
+
+
+def content_source(raw: str | None) -> Source:
     value = (raw or "").strip().upper()
-    if value in ("HTML", "TEXT"):
-        return ContentType(value)
-    if value in ("URL", "FILE"):
-        raise errors.InvalidArgument("type", f"{value} messages are not supported yet "
-                                     "(send the HTML as type HTML)")
-    raise errors.InvalidArgument("type", "must be HTML or TEXT")
+    if value not in Source.__members__:
+        raise errors.InvalidArgument("type", "must be HTML, TEXT, URL or FILE")
+    return Source(value)
+
+
+def file_content(content: str) -> str:
+    """A FILE message's content: base64 of a UTF-8 HTML file."""
+    import base64
+    import binascii
+
+    try:
+        return base64.b64decode("".join(content.split()), validate=True).decode("utf-8")
+    except (binascii.Error, ValueError):
+        raise errors.InvalidArgument("content", "type FILE needs the file base64-encoded "
+                                     "(UTF-8 HTML)") from None
 
 
 def _ids(name: str, raw: str) -> tuple[int, ...]:
@@ -150,6 +168,11 @@ def _ids(name: str, raw: str) -> tuple[int, ...]:
     if not all(p.isascii() and p.isdigit() for p in parts):
         raise errors.InvalidArgument(name, "must be ;-separated ids")
     return tuple(int(p) for p in parts)
+
+
+MESSAGE_OPTIONS = frozenset({"note", "dyn_fld", "link_track", "emb_img"})
+SEND_OPTIONS = frozenset({"send_to", "recipients", "exclude", "from_email", "from_name",
+                          "clear_stats", "deliverydt", "filters", "filters_as"})
 
 
 def send_options(pairs: Mapping[str, str]) -> SendOptions:

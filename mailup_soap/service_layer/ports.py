@@ -47,6 +47,17 @@ class BulkMailer(Protocol):
     def open_session(self) -> MailSession: ...
 
 
+class PageFetcher(Protocol):
+    def fetch(self, url: str) -> str:
+        """The page at `url` as text; FetchError when it cannot or may not be fetched
+        (timeout, too large, not http(s), an address on a private network)."""
+        ...
+
+
+class FetchError(Exception):
+    """A URL message's page could not be fetched, or is not allowed."""
+
+
 class WebhookPoster(Protocol):
     def send(self, request: OutgoingRequest, timeout: float) -> int:
         """Perform the request; return the HTTP status, raise PosterError on no answer."""
@@ -83,9 +94,22 @@ class FileDrop(Protocol):
         `report` beside it; returns the report's path relative to the home."""
         ...
 
+    def open_file(self, account_id: int, path: str) -> IO[bytes]:
+        """A file of the account's home by its path there (SendMessageNL's `fileName`);
+        FileNotFoundError when there is no such file, ValueError for a path leaving home."""
+        ...
+
     def write_export(self, account_id: int, name: str, lines: Iterable[str]) -> str:
         """Write `export/<name>` from `lines`, atomically (readers never see half a file);
         returns its path relative to the home."""
+        ...
+
+
+class SmsGateway(Protocol):
+    def send(self, sender: str, number: str, text: str) -> str:
+        """Hand one SMS to the gateway; return the gateway's message id. Raise SmsRefused
+        when the gateway refuses this number for good, SmsGatewayError when it cannot be
+        reached or fails (retrying later may help)."""
         ...
 
 
@@ -99,3 +123,11 @@ class RecipientRefused(MailerError):  # noqa: N818 (a MailerError; the name says
 
 class PosterError(Exception):
     """The webhook receiver could not be reached, or did not answer in time."""
+
+
+class SmsGatewayError(Exception):
+    """The SMS gateway could not be reached, timed out, or failed (5xx)."""
+
+
+class SmsRefused(SmsGatewayError):  # noqa: N818 (a SmsGatewayError; the name says which)
+    """The SMS gateway refused this one number or text (4xx): retrying will not help."""

@@ -12,6 +12,7 @@ from collections.abc import Iterable, Iterator
 from types import TracebackType
 
 from mailup_soap.domain import messages as msg
+from mailup_soap.domain import sms as sms_model
 from mailup_soap.domain.import_readers import StagedRow
 from mailup_soap.domain.imports import ImportOptions, ImportProcess, ProcessStatus
 from mailup_soap.domain.model import (
@@ -212,6 +213,11 @@ class JobQueue(abc.ABC):
         """Queue a job that exists if and only if this unit of work commits; jobs with the
         same `lock` never run at the same time."""
 
+    @abc.abstractmethod
+    def defer_or_move(self, task: str, queue: str, args: dict[str, object],
+                      at: dt.datetime | None, lock: str) -> None:
+        """Like defer, but a job of `lock` still waiting is moved to `at` (None: now)."""
+
 
 class FrontendIpRepository(abc.ABC):
     @abc.abstractmethod
@@ -402,7 +408,7 @@ class SendingRepository(abc.ABC):
     @abc.abstractmethod
     def add_message(self, account_id: int, list_id: int, subject: str,
                     content_type: msg.ContentType, html: str, opts: msg.MessageOptions,
-                    now: dt.datetime) -> int: ...
+                    now: dt.datetime, cloned_from: int | None = None) -> int: ...
 
     @abc.abstractmethod
     def update_message(self, account_id: int, message_id: int, subject: str,
@@ -413,7 +419,8 @@ class SendingRepository(abc.ABC):
     def message(self, account_id: int, message_id: int) -> msg.Message | None: ...
 
     @abc.abstractmethod
-    def messages(self, account_id: int, list_id: int) -> list[msg.Message]: ...
+    def messages(self, account_id: int, list_id: int,
+                 include_clones: bool = True) -> list[msg.Message]: ...
 
     @abc.abstractmethod
     def create_delivery(self, account_id: int, message: msg.Message, opts: msg.SendOptions,
@@ -433,6 +440,23 @@ class SendingRepository(abc.ABC):
     @abc.abstractmethod
     def of_account(self, account_id: int,
                    statuses: tuple[msg.DeliveryStatus, ...]) -> list[int]: ...
+
+    @abc.abstractmethod
+    def deliveries(self, account_id: int, list_id: int | None = None,
+                   message_id: int | None = None,
+                   statuses: tuple[msg.DeliveryStatus, ...] = ()) -> list[msg.Delivery]:
+        """The account's deliveries, optionally of one list or message, in some statuses."""
+
+    @abc.abstractmethod
+    def reschedule(self, delivery_id: int, when: dt.datetime) -> None: ...
+
+    @abc.abstractmethod
+    def add_from_import(self, delivery: msg.Delivery, process_id: int) -> int:
+        """SendMessageNL: the delivery's recipients are the valid rows of an import process
+        (by email), those subscribed to the list; returns the delivery's total."""
+
+    @abc.abstractmethod
+    def delete_delivery(self, delivery_id: int) -> None: ...
 
     @abc.abstractmethod
     def claim(self, delivery: msg.Delivery, limit: int) -> list[msg.Addressee]:
@@ -455,6 +479,62 @@ class SendingRepository(abc.ABC):
                            message_id: int) -> None: ...
 
 
+class SmsRepository(abc.ABC):
+    """SMS messages and deliveries: rows of messages / deliveries / delivery_recipients with
+    channel 'sms' (the email repository never sees them)."""
+
+    @abc.abstractmethod
+    def add_sms(self, account_id: int, list_id: int, subject: str, text: str, note: str,
+                now: dt.datetime) -> int: ...
+
+    @abc.abstractmethod
+    def sms(self, account_id: int, sms_id: int) -> sms_model.Sms | None: ...
+
+    @abc.abstractmethod
+    def smses(self, account_id: int, list_id: int) -> list[sms_model.Sms]: ...
+
+    @abc.abstractmethod
+    def create_delivery(self, account_id: int, list_id: int, sms_id: int,
+                        opts: sms_model.SmsSendOptions, sender: str,
+                        scheduled_at: dt.datetime, now: dt.datetime) -> sms_model.SmsDelivery:
+        """The delivery with its recipients: the list's subscribers with a mobile number (one
+        per number), narrowed by `opts`, fixed now, set-based."""
+
+    @abc.abstractmethod
+    def create_single(self, account_id: int, list_id: int, sms_id: int | None,
+                      text: str | None, number: str, sender: str,
+                      now: dt.datetime) -> sms_model.SmsDelivery:
+        """A one-to-one delivery to `number` (of the recipient on file with it, if any):
+        of message `sms_id`, or of `text` stored on the delivery (SendDirectSMS)."""
+
+    @abc.abstractmethod
+    def unsubscribed(self, account_id: int, list_id: int, number: str) -> bool:
+        """Someone with this number unsubscribed from the list."""
+
+    @abc.abstractmethod
+    def delivery(self, account_id: int | None, delivery_id: int,
+                 lock: bool = False) -> sms_model.SmsDelivery | None: ...
+
+    @abc.abstractmethod
+    def set_status(self, delivery_id: int, status: msg.DeliveryStatus,
+                   now: dt.datetime) -> None: ...
+
+    @abc.abstractmethod
+    def of_account(self, account_id: int,
+                   statuses: tuple[msg.DeliveryStatus, ...]) -> list[int]: ...
+
+    @abc.abstractmethod
+    def claim(self, delivery: sms_model.SmsDelivery,
+              limit: int) -> list[sms_model.SmsAddressee]:
+        """The next pending numbers: list sends' recipients still subscribed with a mobile,
+        one-to-one sends unless their number unsubscribed; the others are marked skipped."""
+
+    @abc.abstractmethod
+    def mark(self, delivery_id: int, sent: list[tuple[int, str]],
+             failed: list[tuple[int, str]], now: dt.datetime) -> None:
+        """`sent`: (recipient id, gateway message id); `failed`: (recipient id, error)."""
+
+
 class AbstractUnitOfWork(abc.ABC):
     accounts: AccountRepository
     users: UserRepository
@@ -471,6 +551,7 @@ class AbstractUnitOfWork(abc.ABC):
     imports: ImportRepository
     ftp_users: FtpUserRepository
     sending: SendingRepository
+    sms: SmsRepository
     sync_files: SyncFileRepository
     exports: ExportRepository
 

@@ -2,14 +2,17 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 from lxml import etree
 from lxml.builder import E
 
 from mailup_soap.domain.messages import Delivery, Message
+from mailup_soap.errors import AuthenticationError, ImportAlreadyRunning, MailUpError
 from mailup_soap.service_layer import lists, sending
 from mailup_soap.service_layer.deps import Credentials, Deps
-from mailup_soap.soap import manage, payloads
+from mailup_soap.soap import manage, payloads, sms
+from mailup_soap.soap.faults import access_key_code
 from mailup_soap.soap.operations import Op
 from mailup_soap.soap.results import Result
 from mailup_soap.soap.session_ops import SESSION_OPS
@@ -69,9 +72,10 @@ def _edit_newsletter(deps: Deps, cred: Credentials, listID: int, newsletterId: i
                                                   type, content, _texts(options)).id)
 
 
-def _newsletters(deps: Deps, cred: Credentials, listID: int) -> Result:
+def _newsletters(deps: Deps, cred: Credentials, listID: int,
+                 include_clones: bool = True) -> Result:
     """GetNewsletters / GetMessages: <list><newsletters><newsletter>... (spec 3.1)."""
-    found = sending.newsletters(deps, cred, listID)
+    found = sending.newsletters(deps, cred, listID, include_clones)
     return Result([E.list(E.listID(str(listID)), E.newsletters(*[
         E.newsletter(E.newsletterID(str(m.id)), E.subject(m.subject), E.note(m.note),
                      E.creationdate(_date(m))) for m in found]))])
@@ -133,6 +137,92 @@ def _start_delivery(deps: Deps, cred: Credentials) -> Result:
     return _deliveries(sending.start_delivery(deps, cred))
 
 
+def _messages(deps: Deps, cred: Credentials, listID: int) -> Result:
+    return _newsletters(deps, cred, listID, include_clones=False)
+
+
+def _send_fast(deps: Deps, cred: Credentials, listID: int, subject: str | None,
+               type: str | None, content: str | None, options: object) -> Result:
+    message_id, d = sending.send_newsletter_fast(deps, cred, listID, subject, type, content,
+                                                 _texts(options))
+    return Result([E.newsletterID(str(message_id)), E.deliveryID(str(d.id)),
+                   _delivery_element(d)])
+
+
+def _send_single(deps: Deps, cred: Credentials, listID: int, subject: str | None,
+                 type: str | None, content: str | None, recipientEmail: str | None,
+                 options: object) -> Result:
+    message_id, d = sending.send_single(deps, cred, listID, subject, type, content,
+                                        recipientEmail, _texts(options))
+    return Result([E.newsletterID(str(message_id)), E.deliveryID(str(d.id)),
+                   _delivery_element(d)])
+
+
+def _clone(deps: Deps, cred: Credentials, listId: str | None, listGuid: str | None,
+           messageToCloneId: int, subject: str | None) -> int:
+    """Typed s:int: the copy's id, or the (negative) error code."""
+    try:
+        return sending.clone_message(deps, cred, listId, listGuid, messageToCloneId, subject)
+    except MailUpError as exc:
+        return access_key_code(exc) or -1
+
+
+def _send_message_nl(deps: Deps, cred: Credentials, fileName: str | None,
+                     separator: str | None, listId: str | None, listGuid: str | None,
+                     messageId: str | None, senderName: str | None, sender: str | None,
+                     subject: str | None, timeDateSending: Any, sendDelayTest: int) -> int:
+    """Typed s:int (spec 3.1): the delivery id, -1 bad parameters, -3 the import could not
+    start (another import of the list is running)."""
+    try:
+        return sending.send_message_nl(deps, cred, fileName, separator, listId, listGuid,
+                                       messageId, senderName, sender, subject, timeDateSending)
+    except ImportAlreadyRunning:
+        return -3
+    except AuthenticationError as exc:
+        return access_key_code(exc) or -1
+    except MailUpError:
+        return -1
+
+
+def _queue_element(d: Delivery) -> etree._Element:
+    return E.queue(E.deliveryID(str(d.id)), E.scheduleID(str(d.id)), E.listID(str(d.list_id)),
+                   E.newsletterID(str(d.message_id)), E.status(d.status.mailup_name),
+                   E.deliverydt(f"{d.scheduled_at:%Y%m%d%H%M%S}"), E.toSend(str(d.total)),
+                   E.toBeSent(str(d.to_send)))
+
+
+def _queues(deps: Deps, cred: Credentials, listID: int) -> Result:
+    return Result([E.queues(*[_queue_element(d) for d in sending.queues(deps, cred, listID)])])
+
+
+def _schedule_status(deps: Deps, cred: Credentials, newsletterID: int) -> Result:
+    return Result([E.queues(*[_queue_element(d)
+                              for d in sending.schedule_status(deps, cred, newsletterID)])])
+
+
+def _prepare_schedule(deps: Deps, cred: Credentials, listID: int, newsletterID: int,
+                      deliveryDate: str | None, deliveryTime: str | None,
+                      adminEmail: str | None, idUser: int, note: str | None) -> Result:
+    d = sending.prepare_schedule(deps, cred, listID, newsletterID, deliveryDate, deliveryTime)
+    return Result([E.deliveryID(str(d.id)), _queue_element(d)])
+
+
+def _add_queue(deps: Deps, cred: Credentials, deliveryID: int, immediate: bool) -> Result:
+    return Result([_queue_element(sending.add_queue(deps, cred, deliveryID, bool(immediate)))])
+
+
+def _schedule_queue(deps: Deps, cred: Credentials, listID: int, newsletterID: int,
+                    scheduleID: int, deliverydt: str | None, timezone: int) -> Result:
+    return Result([_queue_element(sending.schedule_queue(deps, cred, listID, newsletterID,
+                                                         scheduleID, deliverydt, timezone))])
+
+
+def _remove_queue(deps: Deps, cred: Credentials, listID: int, newsletterID: int,
+                  deliveryID: int, scheduleID: int, deleteQueue: bool) -> Result:
+    sending.remove_queue(deps, cred, listID, newsletterID, deliveryID or scheduleID)
+    return Result()
+
+
 def _pair(name: str, params: list[tuple[str, object]], handler: Callable[..., Result],
           ) -> list[Op]:
     """The plain variant (errorCode only on error, <Error>) and its `_st` twin."""
@@ -159,7 +249,7 @@ OPERATIONS = [
     Op("CheckUserHash", [("userID", Int), ("userHash", String), KEY]),
     Op("GetTemplates", [KEY, LIST]),
     Op("GetNewsletters", [KEY, LIST], _newsletters),
-    Op("GetMessages", [KEY, LIST], _newsletters),
+    Op("GetMessages", [KEY, LIST], _messages),
     Op("CreateNewsletter", [KEY, LIST, ("subject", String), ("type", String),
                             ("content", String), OPTS], _create_newsletter),
     Op("EditNewsletter", [KEY, LIST, ("newsletterId", Int), ("subject", String),
@@ -171,36 +261,41 @@ OPERATIONS = [
     Op("StartDelivery", [KEY], _start_delivery),
     Op("StopDelivery", [KEY], _stop_delivery),
     Op("SendNewsletterFast", [KEY, LIST, ("subject", String), ("type", String),
-                              ("content", String), OPTS]),
+                              ("content", String), OPTS], _send_fast),
     Op("SendSingleNewsletter", [KEY, LIST, ("subject", String), ("type", String),
-                                ("content", String), ("recipientEmail", String), OPTS]),
-    Op("GetNewsletterQueues", [KEY, LIST]),
-    Op("GetNewsletterScheduleStatus", [KEY, ("newsletterID", Int)]),
+                                ("content", String), ("recipientEmail", String), OPTS],
+       _send_single),
+    Op("GetNewsletterQueues", [KEY, LIST], _queues),
+    Op("GetNewsletterScheduleStatus", [KEY, ("newsletterID", Int)], _schedule_status),
     Op("SetNewsletterQueueOrder", [KEY, ("scheduleID", Int), ("Up", Bool)]),
-    Op("AddNewsletterQueue", [KEY, ("deliveryID", Int), ("immediate", Bool)]),
+    Op("AddNewsletterQueue", [KEY, ("deliveryID", Int), ("immediate", Bool)], _add_queue),
     Op("RemoveNewsletterQueue", [KEY, LIST, ("newsletterID", Int), ("deliveryID", Int),
-                                 ("scheduleID", Int), ("deleteQueue", Bool)]),
+                                 ("scheduleID", Int), ("deleteQueue", Bool)], _remove_queue),
     Op("ScheduleNewsletterQueue", [KEY, LIST, ("newsletterID", Int), ("scheduleID", Int),
-                                   ("deliverydt", String), ("timezone", Int)]),
+                                   ("deliverydt", String), ("timezone", Int)],
+       _schedule_queue),
     Op("PrepareNewsletterSchedule", [KEY, LIST, ("newsletterID", Int), ("deliveryDate", String),
                                      ("deliveryTime", String), ("adminEmail", String),
-                                     ("idUser", Int), ("note", String)]),
+                                     ("idUser", Int), ("note", String)], _prepare_schedule),
     Op("SendMessageNL", [KEY, ("fileName", String), ("separator", String), ("listId", String),
                          ("listGuid", String), ("messageId", String), ("senderName", String),
                          ("sender", String), ("subject", String), ("timeDateSending", When),
-                         ("sendDelayTest", Int)], returns=ResultInt),
+                         ("sendDelayTest", Int)], _send_message_nl, returns=ResultInt),
     Op("CloneMessage", [KEY, ("listId", String), ("listGuid", String),
-                        ("messageToCloneId", Int), ("subject", String)], returns=ResultInt),
-    Op("GetSMS", [KEY, LIST]),
-    Op("CreateSMS", [KEY, LIST, ("subject", String), ("text", String), OPTS]),
-    Op("SendSMS", [KEY, LIST, ("smsID", Int), OPTS]),
-    Op("SendSMSFast", [KEY, LIST, ("subject", String), ("text", String), OPTS]),
+                        ("messageToCloneId", Int), ("subject", String)], _clone,
+       returns=ResultInt),
+    Op("GetSMS", [KEY, LIST], sms.get_sms),
+    Op("CreateSMS", [KEY, LIST, ("subject", String), ("text", String), OPTS], sms.create_sms),
+    Op("SendSMS", [KEY, LIST, ("smsID", Int), OPTS], sms.send_sms),
+    Op("SendSMSFast", [KEY, LIST, ("subject", String), ("text", String), OPTS],
+       sms.send_sms_fast),
     Op("SendSingleSMS", [KEY, LIST, ("subject", String), ("type", String), ("content", String),
-                         ("numero", String), OPTS]),
-    Op("SendDirectSMS", [KEY, LIST, ("content", String), ("numero", String), OPTS]),
-    Op("GetSMSDeliveryStatus", [KEY, ("deliveryID", Int)]),
-    Op("StartDeliverySMS", [KEY]),
-    Op("StopDeliverySMS", [KEY]),
+                         ("numero", String), OPTS], sms.send_single_sms),
+    Op("SendDirectSMS", [KEY, LIST, ("content", String), ("numero", String), OPTS],
+       sms.send_direct_sms),
+    Op("GetSMSDeliveryStatus", [KEY, ("deliveryID", Int)], sms.delivery_status),
+    Op("StartDeliverySMS", [KEY], sms.start_delivery),
+    Op("StopDeliverySMS", [KEY], sms.stop_delivery),
     Op("GetSMSQueues", [KEY, LIST]),
     Op("RemoveSMSQueue", [KEY, ("deliveryID", Int), ("scheduleID", Int), ("deleteQueue", Bool)]),
     Op("ScheduleSMSQueue", [KEY, LIST, ("smsID", Int), ("scheduleID", Int),

@@ -29,12 +29,8 @@ NOT_IMPLEMENTED = {
     "WSMailUpImport": set(),
     "MailupSend": {
         "GetCredits", "GetCreditsLists", "GetUserAccess", "CheckUserHash", "GetTemplates",
-        "SendNewsletterFast", "SendSingleNewsletter", "GetNewsletterQueues",
-        "GetNewsletterScheduleStatus", "SetNewsletterQueueOrder", "AddNewsletterQueue",
-        "RemoveNewsletterQueue", "ScheduleNewsletterQueue", "PrepareNewsletterSchedule",
-        "SendMessageNL", "CloneMessage", "GetSMS", "CreateSMS", "SendSMS", "SendSMSFast",
-        "SendSingleSMS", "SendDirectSMS", "GetSMSDeliveryStatus", "StartDeliverySMS",
-        "StopDeliverySMS", "GetSMSQueues", "RemoveSMSQueue", "ScheduleSMSQueue"},
+        "SetNewsletterQueueOrder",
+        "GetSMSQueues", "RemoveSMSQueue", "ScheduleSMSQueue"},
     "MailupManage": set(),
     "MailupReport": {"ReportByUser", "ReportByUserEN", "ReportByMessage", "ReportByMessageEN"},
 }

@@ -1,0 +1,374 @@
+"""The rest of Send's email operations over real HTTP: create-and-send, one-to-one sends,
+clones, schedules and queues, URL and FILE messages, and the per-account rate limits."""
+from __future__ import annotations
+
+import base64
+import dataclasses
+import datetime as dt
+import http.server
+import pathlib
+import threading
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+
+from mailup_soap import bootstrap
+from mailup_soap.adapters.page_fetch import HttpPageFetcher
+from mailup_soap.config import Settings
+from mailup_soap.service_layer import sending
+from mailup_soap.service_layer.deps import AccessKey
+from tests.conftest import AccountInfo, SmtpSink, run_jobs
+from tests.e2e.conftest import ServiceFactory, login, parse
+from tests.e2e.test_send_service import _email, _list, _newsletter, _options, _q, _subscribe
+
+pytestmark = pytest.mark.e2e
+
+
+def _code(doc: Any) -> int:
+    return int(doc.findtext("errorCode"))
+
+
+def test_send_newsletter_fast_creates_the_message_and_sends_it(
+        soap: ServiceFactory, account: AccountInfo, engine: sa.Engine, smtp: SmtpSink,
+        server_settings: Settings) -> None:
+    key = login(soap, account, "Send")
+    list_id = _list(soap, key)
+    who = _email("fast")
+    _subscribe(engine, account.console_id, list_id, who, "subscribed", "Fay")
+
+    doc = parse(soap("Send").SendNewsletterFast(
+        accessKey=key, listID=list_id, subject="Hi [campo1]", type="HTML",
+        content="<p>Fast</p>", options=_options(send_to="ALL", note="quick",
+                                                from_email="fast@shop.example")))
+    run_jobs(server_settings, "send")
+
+    assert _code(doc) == 0 and doc.findtext("deliveryStatus/toSend") == "1"
+    listed = parse(soap("Send").GetNewsletters(accessKey=key, listID=list_id))
+    assert [(n.findtext("newsletterID"), n.findtext("note")) for n in listed.iter("newsletter")
+            ] == [(doc.findtext("newsletterID"), "quick")]
+    [message] = smtp.to(who)
+    assert message["Subject"] == "Hi Fay" and "fast@shop.example" in message["From"]
+
+
+def test_send_newsletter_fast_with_bad_send_options_creates_no_message(
+        soap: ServiceFactory, account: AccountInfo, engine: sa.Engine) -> None:
+    key = login(soap, account, "Send")
+    list_id = _list(soap, key)
+
+    doc = parse(soap("Send").SendNewsletterFast(
+        accessKey=key, listID=list_id, subject="x", type="HTML", content="<p>x</p>",
+        options=_options(send_to="NOBODY")))
+
+    assert _code(doc) == -1105
+    assert _q(engine, "SELECT id FROM messages WHERE account_id = :a",
+              a=account.console_id) == []
+
+
+def test_send_single_newsletter_subscribes_a_new_address_and_refuses_an_unsubscribed_one(
+        soap: ServiceFactory, account: AccountInfo, engine: sa.Engine, smtp: SmtpSink,
+        server_settings: Settings) -> None:
+    key = login(soap, account, "Send")
+    list_id = _list(soap, key)
+    newcomer, gone = _email("new"), _email("gone")
+    _subscribe(engine, account.console_id, list_id, gone, "unsubscribed")
+    send = soap("Send")
+
+    created = parse(send.SendSingleNewsletter(
+        accessKey=key, listID=list_id, subject="Your order", type="HTML",
+        content="<p>Thanks</p>", recipientEmail=f" {newcomer} ", options=None))
+    by_id = parse(send.SendSingleNewsletter(
+        accessKey=key, listID=list_id, subject="", type="ID",
+        content=created.findtext("newsletterID"), recipientEmail=newcomer, options=None))
+    refused = parse(send.SendSingleNewsletter(
+        accessKey=key, listID=list_id, subject="Your order", type="HTML",
+        content="<p>Thanks</p>", recipientEmail=gone, options=None))
+    bad = parse(send.SendSingleNewsletter(
+        accessKey=key, listID=list_id, subject="x", type="HTML", content="<p>x</p>",
+        recipientEmail="not-an-address", options=None))
+    run_jobs(server_settings, "send")
+
+    assert (_code(created), _code(by_id), _code(refused), _code(bad)) == (0, 0, -1105, -1105)
+    assert len(smtp.to(newcomer)) == 2 and smtp.to(gone) == []
+    assert _q(engine, """SELECT s.status FROM subscriptions s JOIN recipients r
+                         ON r.account_id = s.account_id AND r.id = s.recipient_id
+                         WHERE r.email = :e""", e=newcomer) == [("subscribed",)]
+    assert ("subscription_confirmed",) in _q(
+        engine, "SELECT type FROM events WHERE email = :e", e=newcomer)
+
+
+def test_clone_message_copies_into_the_list_and_get_messages_leaves_clones_out(
+        soap: ServiceFactory, account: AccountInfo) -> None:
+    key = login(soap, account, "Send")
+    list_id = _list(soap, key)
+    original = _newsletter(soap, key, list_id, subject="Original")
+    send = soap("Send")
+    guid = parse(soap("Manage").GetLists(accessKey=key)).findtext("lists/list/listGUID")
+
+    copy_id = send.CloneMessage(accessKey=key, listId=str(list_id), listGuid="",
+                                messageToCloneId=original, subject="Copy")
+    by_guid = send.CloneMessage(accessKey=key, listId="", listGuid=guid,
+                                messageToCloneId=original, subject="")
+    missing = send.CloneMessage(accessKey=key, listId=str(list_id), listGuid="",
+                                messageToCloneId=original + 1000, subject="x")
+    code = parse(send.GetNewsletterCode(accessKey=key, listID=list_id, newsletterID=copy_id,
+                                        isTemplate=False))
+
+    assert copy_id > original and by_guid > copy_id and missing == -1106
+    assert code.findtext("subject") == "Copy" and "Sale" in (code.findtext("body") or "")
+    all_subjects = [n.findtext("subject") for n in parse(send.GetNewsletters(
+        accessKey=key, listID=list_id)).iter("newsletter")]
+    messages = [n.findtext("subject") for n in parse(send.GetMessages(
+        accessKey=key, listID=list_id)).iter("newsletter")]
+    assert (all_subjects, messages) == (["Original", "Copy", "Original"], ["Original"])
+
+
+def test_a_prepared_schedule_waits_and_is_queued_moved_sent_now_or_removed(
+        soap: ServiceFactory, account: AccountInfo, engine: sa.Engine, smtp: SmtpSink,
+        server_settings: Settings) -> None:
+    key = login(soap, account, "Send")
+    list_id = _list(soap, key)
+    who = _email("sched")
+    _subscribe(engine, account.console_id, list_id, who, "subscribed")
+    newsletter_id = _newsletter(soap, key, list_id)
+    send = soap("Send")
+    later = dt.datetime.now(dt.UTC) + dt.timedelta(days=2)
+
+    first = parse(send.PrepareNewsletterSchedule(
+        accessKey=key, listID=list_id, newsletterID=newsletter_id,
+        deliveryDate=f"{later:%Y-%m-%d}", deliveryTime="09:30", adminEmail="", idUser=0,
+        note=""))
+    second = parse(send.PrepareNewsletterSchedule(
+        accessKey=key, listID=list_id, newsletterID=newsletter_id,
+        deliveryDate=f"{later:%d/%m/%Y}", deliveryTime="10:00", adminEmail="", idUser=0,
+        note=""))
+    first_id, second_id = int(first.findtext("deliveryID") or 0), int(
+        second.findtext("deliveryID") or 0)
+    run_jobs(server_settings, "send")
+    queued = parse(send.GetNewsletterQueues(accessKey=key, listID=list_id))
+    moved = parse(send.ScheduleNewsletterQueue(
+        accessKey=key, listID=list_id, newsletterID=newsletter_id, scheduleID=second_id,
+        deliverydt=f"{later:%Y%m%d}120000", timezone=2))
+    removed = parse(send.RemoveNewsletterQueue(
+        accessKey=key, listID=list_id, newsletterID=newsletter_id, deliveryID=second_id,
+        scheduleID=second_id, deleteQueue=True))
+    now = parse(send.AddNewsletterQueue(accessKey=key, deliveryID=first_id, immediate=True))
+    run_jobs(server_settings, "send")
+    status = parse(send.GetNewsletterScheduleStatus(accessKey=key, newsletterID=newsletter_id))
+    bad_date = parse(send.PrepareNewsletterSchedule(
+        accessKey=key, listID=list_id, newsletterID=newsletter_id, deliveryDate="someday",
+        deliveryTime="", adminEmail="", idUser=0, note=""))
+
+    assert [(q.findtext("deliveryID"), q.findtext("status"), q.findtext("deliverydt"))
+            for q in queued.iter("queue")] == [
+        (str(first_id), "SCHEDULED", f"{later:%Y%m%d}093000"),
+        (str(second_id), "SCHEDULED", f"{later:%Y%m%d}100000")]
+    assert moved.findtext("queue/deliverydt") == f"{later:%Y%m%d}100000"  # 12:00 at UTC+2
+    assert (_code(removed), _code(now)) == (0, 0)
+    assert len(smtp.to(who)) == 1
+    assert [(q.findtext("deliveryID"), q.findtext("status")) for q in status.iter("queue")] == [
+        (str(first_id), "COMPLETED")]
+    assert _code(bad_date) == -1105
+
+
+def test_a_url_message_on_a_private_address_is_refused(
+        soap: ServiceFactory, account: AccountInfo, engine: sa.Engine,
+        page_server: str) -> None:
+    key = login(soap, account, "Send")
+    list_id = _list(soap, key)
+
+    doc = parse(soap("Send").CreateNewsletter(accessKey=key, listID=list_id, subject="Page",
+                                              type="URL", content=page_server + "/page",
+                                              options=None))
+
+    assert _code(doc) == -1105
+    assert "private" in (doc.findtext("errorDescription") or "")
+    assert _q(engine, "SELECT id FROM messages WHERE account_id = :a",
+              a=account.console_id) == []
+
+
+def test_a_url_message_is_fetched_when_allowed_within_its_size_cap(
+        server_settings: Settings, account: AccountInfo, page_server: str) -> None:
+    deps = dataclasses.replace(bootstrap.build_deps(server_settings, pool_size=1),
+                               page_fetcher=HttpPageFetcher(5, 2000, allow_private=True))
+    from mailup_soap.service_layer import auth
+
+    key = AccessKey(auth.login(deps, account.console_user, account.password))
+    list_id = sending_list(deps, key)
+
+    message_id = sending.create_newsletter(deps, key, list_id, "Page", "URL",
+                                           page_server + "/page", [])
+    with pytest.raises(Exception, match="larger than 2000 bytes"):
+        sending.create_newsletter(deps, key, list_id, "Big", "URL", page_server + "/big", [])
+    with pytest.raises(Exception, match="HTTP 404"):
+        sending.create_newsletter(deps, key, list_id, "None", "URL", page_server + "/nope", [])
+
+    assert "<h1>Spring sale</h1>" in sending.newsletter(deps, key, list_id, message_id).html
+
+
+def sending_list(deps: Any, key: AccessKey) -> int:
+    from mailup_soap.service_layer import lists
+
+    return lists.create_list(deps, key, "Pages").id
+
+
+def test_a_file_message_is_its_base64_html(soap: ServiceFactory, account: AccountInfo) -> None:
+    key = login(soap, account, "Send")
+    list_id = _list(soap, key)
+    encoded = base64.b64encode("<p>Café [campo1]</p>".encode()).decode()
+
+    ok = parse(soap("Send").CreateNewsletter(accessKey=key, listID=list_id, subject="File",
+                                             type="FILE", content=encoded, options=None))
+    bad = parse(soap("Send").CreateNewsletter(accessKey=key, listID=list_id, subject="File",
+                                              type="FILE", content="<p>not base64</p>",
+                                              options=None))
+    code = parse(soap("Send").GetNewsletterCode(
+        accessKey=key, listID=list_id, newsletterID=int(ok.findtext("newsletterID") or 0),
+        isTemplate=False))
+
+    assert (_code(ok), _code(bad)) == (0, -1105)
+    assert code.findtext("body") == "<p>Café [campo1]</p>"
+
+
+class _Pages(http.server.BaseHTTPRequestHandler):
+    def do_GET(self) -> None:
+        if self.path == "/page":
+            body = b"<html><body><h1>Spring sale</h1></body></html>"
+        elif self.path == "/big":
+            body = b"<p>" + b"x" * 5000 + b"</p>"
+        else:
+            self.send_error(404)
+            return
+        self.send_response(200)
+        self.send_header("Content-Type", "text/html; charset=utf-8")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+
+@pytest.fixture(scope="module")
+def page_server() -> Iterator[str]:
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Pages)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_port}"
+    server.shutdown()
+    server.server_close()
+
+
+def test_the_per_second_limit_paces_a_delivery(
+        soap: ServiceFactory, account: AccountInfo, engine: sa.Engine, smtp: SmtpSink,
+        server_settings: Settings) -> None:
+    key = login(soap, account, "Send")
+    list_id = _list(soap, key)
+    people = [_email(f"r{n}") for n in range(12)]
+    for who in people:
+        _subscribe(engine, account.console_id, list_id, who, "subscribed")
+    delivery_id = int(parse(soap("Send").SendNewsletter(
+        accessKey=key, listID=list_id, newsletterID=_newsletter(soap, key, list_id),
+        options=_options(send_to="ALL"))).findtext("deliveryID") or 0)
+    deps = dataclasses.replace(bootstrap.build_deps(server_settings, pool_size=1),
+                               send_per_second=10)
+
+    started = time.monotonic()
+    assert sending.run_delivery(deps, delivery_id) == "completed"
+
+    assert time.monotonic() - started >= 1.0  # 12 messages at 10 a second: 1.1 s at least
+    assert [len(smtp.to(p)) for p in people] == [1] * 12
+
+
+def test_the_hourly_limit_stops_a_delivery_when_the_accounts_hour_is_full(
+        soap: ServiceFactory, account: AccountInfo, engine: sa.Engine, smtp: SmtpSink,
+        server_settings: Settings) -> None:
+    key = login(soap, account, "Send")
+    list_id = _list(soap, key)
+    people = [_email(f"h{n}") for n in range(5)]
+    for who in people:
+        _subscribe(engine, account.console_id, list_id, who, "subscribed")
+    delivery_id = int(parse(soap("Send").SendNewsletter(
+        accessKey=key, listID=list_id, newsletterID=_newsletter(soap, key, list_id),
+        options=_options(send_to="ALL"))).findtext("deliveryID") or 0)
+    deps = dataclasses.replace(bootstrap.build_deps(server_settings, pool_size=1),
+                               send_per_hour=3)
+
+    assert sending.run_delivery(deps, delivery_id) == "hourly limit"
+
+    assert sum(len(smtp.to(p)) for p in people) == 3
+    assert _q(engine, "SELECT sent, status FROM deliveries WHERE id = :d", d=delivery_id) == [
+        (3, "sending")]
+
+
+def _message_nl(soap: ServiceFactory, key: str, file_name: str, list_id: int | str,
+                message_id: int | str, **extra: Any) -> int:
+    params: dict[str, Any] = {
+        "accessKey": key, "fileName": file_name, "separator": ";", "listId": str(list_id),
+        "listGuid": "", "messageId": str(message_id), "senderName": "CRM",
+        "sender": "crm@shop.example", "subject": "",
+        "timeDateSending": dt.datetime(2020, 1, 1, tzinfo=dt.UTC), "sendDelayTest": 0}
+    return int(soap("Send").SendMessageNL(**(params | extra)))
+
+
+def test_send_message_nl_imports_the_ftp_file_and_sends_to_its_subscribed_addresses(
+        soap: ServiceFactory, account: AccountInfo, engine: sa.Engine, smtp: SmtpSink,
+        server_settings: Settings) -> None:
+    key = login(soap, account, "Send")
+    list_id = _list(soap, key)
+    known, newcomer, gone = _email("known"), _email("neo"), _email("gone")
+    _subscribe(engine, account.console_id, list_id, known, "subscribed")
+    _subscribe(engine, account.console_id, list_id, gone, "unsubscribed")
+    newsletter_id = _newsletter(soap, key, list_id)
+    home = pathlib.Path(server_settings.ftp_root) / str(account.console_id) / "crm"
+    home.mkdir(parents=True)
+    (home / "today.csv").write_text(
+        f"111;1\n{known};Kim\n{newcomer};Neo\n{gone};Gone\nnot-an-address;X\n")
+
+    delivery_id = _message_nl(soap, key, "crm/today.csv", list_id, newsletter_id,
+                              subject="Today for [campo1]")
+    run_jobs(server_settings, "send")
+    status = parse(soap("Send").GetNewsletterDeliveryStatus(accessKey=key,
+                                                            deliveryID=delivery_id))
+
+    assert delivery_id > 0
+    assert [len(smtp.to(w)) for w in (known, newcomer, gone)] == [1, 1, 0]
+    assert smtp.to(newcomer)[0]["Subject"] == "Today for Neo"
+    assert "crm@shop.example" in smtp.to(known)[0]["From"]
+    assert (status.findtext("deliveryStatus/status"), status.findtext("deliveryStatus/toSend")
+            ) == ("COMPLETED", "2")
+    assert _q(engine, """SELECT s.status FROM subscriptions s JOIN recipients r
+                         ON r.account_id = s.account_id AND r.id = s.recipient_id
+                         WHERE r.email = :e""", e=newcomer) == [("subscribed",)]
+
+
+def test_send_message_nl_answers_minus_1_for_bad_parameters_and_minus_3_when_an_import_runs(
+        soap: ServiceFactory, account: AccountInfo, engine: sa.Engine,
+        server_settings: Settings) -> None:
+    key = login(soap, account, "Send")
+    list_id = _list(soap, key)
+    newsletter_id = _newsletter(soap, key, list_id)
+    home = pathlib.Path(server_settings.ftp_root) / str(account.console_id)
+    home.mkdir(parents=True, exist_ok=True)
+    (home / "ok.csv").write_text("111\na@example.test\n")
+    (home / "bad.csv").write_text("111|1\na@example.test|x\n")
+
+    answers = [
+        _message_nl(soap, key, "missing.csv", list_id, newsletter_id),
+        _message_nl(soap, key, "../../etc/passwd", list_id, newsletter_id),
+        _message_nl(soap, key, "bad.csv", list_id, newsletter_id),
+        _message_nl(soap, key, "ok.csv", list_id, newsletter_id + 1000),
+        _message_nl(soap, key, "ok.csv", list_id + 1000, newsletter_id),
+        _message_nl(soap, key, "ok.csv", list_id, newsletter_id, separator=";;"),
+    ]
+    with engine.begin() as conn:
+        conn.execute(sa.text("INSERT INTO import_processes (account_id, list_id, status, "
+                             "options) VALUES (:a, :l, 2, '{}')"),
+                     {"a": account.console_id, "l": list_id})
+    busy = _message_nl(soap, key, "ok.csv", list_id, newsletter_id)
+
+    assert answers == [-1] * 6 and busy == -3
+    assert _q(engine, "SELECT id FROM deliveries WHERE account_id = :a",
+              a=account.console_id) == []
