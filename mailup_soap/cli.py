@@ -90,6 +90,27 @@ def cmd_account_list(args: argparse.Namespace) -> int:
     return 0
 
 
+def _credit_value(raw: str) -> int | None:
+    if raw.strip().lower() in ("unlimited", "none", "-1"):
+        return None
+    if not raw.strip().isdigit():
+        raise errors.InvalidArgument("credits", f"a number or 'unlimited', got {raw!r}")
+    return int(raw)
+
+
+def cmd_account_credits(args: argparse.Namespace) -> int:
+    from mailup_soap.service_layer import sending
+
+    deps = _deps()
+    for channel in ("email", "sms"):
+        raw = getattr(args, channel)
+        if raw is not None:
+            sending.set_credits(deps, args.account, channel, _credit_value(raw))
+    for channel, left in sending.account_credits(deps, args.account).items():
+        print(f"{channel}\t{'unlimited' if left is None else left}")
+    return 0
+
+
 def cmd_seed_demo(args: argparse.Namespace) -> int:
     deps = _deps()
     password = os.environ.get("MAILUP_DEMO_PASSWORD", "demo-password")
@@ -499,6 +520,12 @@ def build_parser() -> argparse.ArgumentParser:
     create.add_argument("--status", default="active", choices=[s.value for s in AccountStatus])
     create.set_defaults(func=cmd_account_create)
     acc_sub.add_parser("list", help="list accounts").set_defaults(func=cmd_account_list)
+    credits = acc_sub.add_parser("credits", help="show or set the messages an account may "
+                                 "still send (GetCredits); a delivery takes one per recipient")
+    credits.add_argument("--account", type=int, required=True, help="console id")
+    credits.add_argument("--email", help="email credits left: a number or 'unlimited'")
+    credits.add_argument("--sms", help="SMS credits left: a number or 'unlimited'")
+    credits.set_defaults(func=cmd_account_credits)
     _webhook_parser(sub)
     _import_parser(sub)
     _export_parser(sub)

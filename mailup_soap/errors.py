@@ -197,3 +197,9 @@ class SmsGatewayNotConfigured(MailUpError):
 
     def __init__(self) -> None:
         super().__init__("no SMS gateway is configured on this server (MAILUP_SMS_GATEWAY_URL)")
+
+
+class NotEnoughCredits(MailUpError):
+    def __init__(self, channel: str, needed: int, left: int) -> None:
+        super().__init__(f"not enough {channel} credits: {needed} needed, {left} left")
+        self.channel, self.needed, self.left = channel, needed, left

@@ -26,13 +26,14 @@ _d = t.deliveries.c
 # The SMS side shares these tables (service_layer/sms.py): this repository sees email only.
 _EMAIL_MESSAGE = _m.channel == "email"
 _EMAIL_DELIVERY = _d.channel == "email"
+_CREDITS = {"email": "email_credits", "sms": "sms_credits"}  # never caller text
 _FIELDS = ", ".join(f"r.field{i}" for i in range(1, PERSONAL_FIELD_COUNT + 1))
 
 
 def _message(row: Any) -> Message:
     return Message(row.id, row.account_id, row.list_id, row.subject,
                    ContentType(row.content_type), row.html, row.note, row.dynamic_fields,
-                   row.link_tracking, row.created_at)
+                   row.link_tracking, row.created_at, row.is_template)
 
 
 def _delivery(row: Any) -> Delivery:
@@ -50,7 +51,7 @@ class SendingRepository(_Repo, uow.SendingRepository):
             account_id=account_id, list_id=list_id, subject=subject,
             content_type=content_type.value, html=html, note=opts.note,
             dynamic_fields=opts.dynamic_fields, link_tracking=opts.link_tracking,
-            cloned_from=cloned_from, created_at=now, updated_at=now)
+            cloned_from=cloned_from, is_template=opts.template, created_at=now, updated_at=now)
             .returning(_m.id)).scalar_one())
 
     def update_message(self, account_id: int, message_id: int, subject: str,
@@ -60,17 +61,17 @@ class SendingRepository(_Repo, uow.SendingRepository):
             _m.account_id == account_id, _m.id == message_id).values(
             subject=subject, content_type=content_type.value, html=html, note=opts.note,
             dynamic_fields=opts.dynamic_fields, link_tracking=opts.link_tracking,
-            updated_at=now))
+            is_template=opts.template, updated_at=now))
 
     def message(self, account_id: int, message_id: int) -> Message | None:
         row = self.conn.execute(sa.select(t.messages).where(
             _m.account_id == account_id, _m.id == message_id, _EMAIL_MESSAGE)).first()
         return _message(row) if row else None
 
-    def messages(self, account_id: int, list_id: int,
-                 include_clones: bool = True) -> list[Message]:
+    def messages(self, account_id: int, list_id: int, include_clones: bool = True,
+                 templates: bool = False) -> list[Message]:
         q = sa.select(t.messages).where(_m.account_id == account_id, _m.list_id == list_id,
-                                        _EMAIL_MESSAGE)
+                                        _EMAIL_MESSAGE, _m.is_template.is_(templates))
         if not include_clones:
             q = q.where(_m.cloned_from.is_(None))
         rows = self.conn.execute(q.order_by(_m.id))
@@ -223,6 +224,30 @@ class SendingRepository(_Repo, uow.SendingRepository):
         self.conn.execute(t.tracking_events.insert().values(
             account_id=account_id, delivery_id=delivery_id, recipient_id=recipient_id,
             kind=kind, url=url, ip=ip, occurred_at=now))
+
+    def credits(self, account_id: int) -> dict[str, int | None]:
+        row = self.conn.execute(sa.select(t.accounts.c.email_credits, t.accounts.c.sms_credits)
+                                .where(t.accounts.c.id == account_id)).one()
+        return {"email": row.email_credits, "sms": row.sms_credits}
+
+    def set_credits(self, account_id: int, channel: str, credits: int | None) -> None:
+        self.conn.execute(t.accounts.update().where(t.accounts.c.id == account_id).values(
+            {_CREDITS[channel]: credits}))
+
+    def charge(self, account_id: int, channel: str, count: int) -> bool:
+        column = _CREDITS[channel]
+        done = self.conn.execute(sa.text(
+            f"UPDATE accounts SET {column} = {column} - :n WHERE id = :a "
+            f"AND ({column} IS NULL OR {column} >= :n) RETURNING id"),
+            {"a": account_id, "n": count}).first()
+        return done is not None
+
+    def usage(self, account_id: int, list_id: int) -> dict[str, int]:
+        rows = self.conn.execute(sa.select(_d.channel, sa.func.sum(_d.total)).where(
+            _d.account_id == account_id, _d.list_id == list_id).group_by(_d.channel))
+        found = {"email": 0, "sms": 0}
+        found.update({r[0]: int(r[1] or 0) for r in rows})
+        return found
 
     def set_optout_message(self, account_id: int, list_id: int, recipient_id: int,
                            message_id: int) -> None:

@@ -145,6 +145,21 @@ class SmsRepository(_Repo, uow.SmsRepository):
             _d.status.in_([s.value for s in statuses])).order_by(_d.id))
         return [int(r.id) for r in rows]
 
+    def deliveries(self, account_id: int, list_id: int,
+                   statuses: tuple[DeliveryStatus, ...]) -> list[SmsDelivery]:
+        rows = self.conn.execute(sa.select(t.deliveries).where(
+            _d.account_id == account_id, _d.list_id == list_id, _d.channel == SMS,
+            _d.status.in_([s.value for s in statuses])).order_by(_d.scheduled_at, _d.id))
+        return [_delivery(r) for r in rows]
+
+    def reschedule(self, delivery_id: int, when: dt.datetime) -> None:
+        self.conn.execute(t.deliveries.update().where(
+            _d.id == delivery_id, _d.channel == SMS).values(scheduled_at=when))
+
+    def delete_delivery(self, delivery_id: int) -> None:
+        # Its delivery_recipients go with it (ON DELETE CASCADE).
+        self.conn.execute(t.deliveries.delete().where(_d.id == delivery_id, _d.channel == SMS))
+
     def claim(self, delivery: SmsDelivery, limit: int) -> list[SmsAddressee]:
         # A list send (no number on the row) goes to recipients still subscribed with a
         # mobile; a one-to-one send to its number unless that recipient unsubscribed since.

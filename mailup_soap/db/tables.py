@@ -26,9 +26,13 @@ accounts = sa.Table(
     sa.Column("ws_active", sa.Boolean, nullable=False, server_default=sa.true()),
     sa.Column("next_list_id", sa.Integer, nullable=False, server_default="1"),
     sa.Column("next_group_id", sa.Integer, nullable=False, server_default="1"),
+    # Messages the account may still send, per channel; NULL: no limit (GetCredits).
+    sa.Column("email_credits", sa.BigInteger),
+    sa.Column("sms_credits", sa.BigInteger),
     sa.Column("created_at", TS, nullable=False, server_default=_now()),
     sa.CheckConstraint("status in ('active','suspended','inactive','expired')",
                        name="accounts_status_check"),
+    sa.CheckConstraint("email_credits >= 0 and sms_credits >= 0", name="accounts_credits_check"),
 )
 
 users = sa.Table(
@@ -324,6 +328,7 @@ messages = sa.Table(
     sa.Column("dynamic_fields", sa.Boolean, nullable=False, server_default=sa.true()),
     sa.Column("link_tracking", sa.Boolean, nullable=False, server_default=sa.true()),
     sa.Column("cloned_from", sa.BigInteger),
+    sa.Column("is_template", sa.Boolean, nullable=False, server_default=sa.false()),
     sa.Column("channel", sa.Text, nullable=False, server_default="email"),
     sa.Column("created_at", TS, nullable=False, server_default=_now()),
     sa.Column("updated_at", TS, nullable=False, server_default=_now()),

@@ -50,6 +50,7 @@ class Message:
     dynamic_fields: bool = True
     link_tracking: bool = True
     created_at: dt.datetime | None = None
+    is_template: bool = False
 
 
 @dataclasses.dataclass(frozen=True)
@@ -59,6 +60,7 @@ class MessageOptions:
     note: str = ""
     dynamic_fields: bool = True
     link_tracking: bool = True
+    template: bool = False  # ours: a template (GetTemplates), cloned before it is sent
 
 
 @dataclasses.dataclass(frozen=True)
@@ -123,16 +125,17 @@ def _bool(name: str, value: str) -> bool:
 
 
 def message_options(pairs: Mapping[str, str]) -> MessageOptions:
-    """`note`, `dyn_fld`, `link_track` (and `emb_img`, accepted: images stay links)."""
-    known = {"note", "dyn_fld", "link_track", "emb_img"}
-    unknown = sorted(set(pairs) - known)
+    """`note`, `dyn_fld`, `link_track` (and `emb_img`, accepted: images stay links), and
+    ours, `template`."""
+    unknown = sorted(set(pairs) - MESSAGE_OPTIONS)
     if unknown:
         raise errors.InvalidArgument("options", f"unknown option {unknown[0]!r}")
     if "emb_img" in pairs:
         _bool("emb_img", pairs["emb_img"])
     return MessageOptions(note=pairs.get("note", "")[:500],
                           dynamic_fields=_bool("dyn_fld", pairs.get("dyn_fld", "true")),
-                          link_tracking=_bool("link_track", pairs.get("link_track", "true")))
+                          link_tracking=_bool("link_track", pairs.get("link_track", "true")),
+                          template=_bool("template", pairs.get("template", "false")))
 
 
 class Source(enum.StrEnum):
@@ -170,7 +173,7 @@ def _ids(name: str, raw: str) -> tuple[int, ...]:
     return tuple(int(p) for p in parts)
 
 
-MESSAGE_OPTIONS = frozenset({"note", "dyn_fld", "link_track", "emb_img"})
+MESSAGE_OPTIONS = frozenset({"note", "dyn_fld", "link_track", "emb_img", "template"})
 SEND_OPTIONS = frozenset({"send_to", "recipients", "exclude", "from_email", "from_name",
                           "clear_stats", "deliverydt", "filters", "filters_as"})
 

@@ -178,8 +178,59 @@ def clone_message(deps: Deps, cred: Credentials, list_id: str | None, list_guid:
         return copy_id
 
 
-def newsletter(deps: Deps, cred: Credentials, list_id: int, message_id: int) -> msg.Message:
-    return _message(deps, cred, list_id, message_id)[1]
+def newsletter(deps: Deps, cred: Credentials, list_id: int, message_id: int,
+               template: bool | None = None) -> msg.Message:
+    """A message of the list; with `template` given, it must be (or not be) a template."""
+    found = _message(deps, cred, list_id, message_id)[1]
+    if template is not None and found.is_template != template:
+        raise errors.MessageNotFound(message_id)
+    return found
+
+
+def templates(deps: Deps, cred: Credentials, list_id: int) -> list[msg.Message]:
+    """GetTemplates: the list's templates (messages created with the option template=true)."""
+    with deps.uow() as uow:
+        caller = authorize(uow, deps, cred)
+        checked_list(uow, caller, list_id, None)
+        return uow.sending.messages(caller.account_id, list_id, templates=True)
+
+
+# -- credits -----------------------------------------------------------------------------
+
+
+def credits(deps: Deps, cred: Credentials) -> dict[str, int | None]:
+    """GetCredits: what the account may still send, per channel (None: no limit)."""
+    with deps.uow() as uow:
+        caller = authorize(uow, deps, cred)
+        return uow.sending.credits(caller.account_id)
+
+
+def list_credits(deps: Deps, cred: Credentials,
+                 list_id: int) -> tuple[dict[str, int | None], dict[str, int]]:
+    """GetCreditsLists: the account's credits and what the list's deliveries took."""
+    with deps.uow() as uow:
+        caller = authorize(uow, deps, cred)
+        checked_list(uow, caller, list_id, None)
+        return (uow.sending.credits(caller.account_id),
+                uow.sending.usage(caller.account_id, list_id))
+
+
+def set_credits(deps: Deps, account_id: int, channel: str, value: int | None) -> None:
+    """`mailup-soap account credits`: set what an account may still send (None: no limit)."""
+    if channel not in ("email", "sms"):
+        raise errors.InvalidArgument("channel", "email or sms")
+    if value is not None and value < 0:
+        raise errors.InvalidArgument("credits", "must be 0 or more")
+    with deps.uow() as uow:
+        if uow.accounts.get(account_id) is None:
+            raise errors.InvalidArgument("account", f"account {account_id} does not exist")
+        uow.sending.set_credits(account_id, channel, value)
+        uow.commit()
+
+
+def account_credits(deps: Deps, account_id: int) -> dict[str, int | None]:
+    with deps.uow() as uow:
+        return uow.sending.credits(account_id)
 
 
 # -- deliveries ------------------------------------------------------------------------
@@ -205,6 +256,9 @@ def _deliver(uow: AbstractUnitOfWork, deps: Deps, account_id: int, list_id: int,
     message = uow.sending.message(account_id, message_id)
     if message is None or message.list_id != list_id:
         raise errors.MessageNotFound(message_id)
+    if message.is_template:
+        raise errors.InvalidArgument("newsletterID", f"{message_id} is a template: clone it "
+                                     "(CloneMessage) and send the copy")
     for group_id in (*opts.groups, *opts.exclude_groups):
         group = uow.groups.get(account_id, group_id)
         if group is None or group.list_id != list_id:
@@ -215,8 +269,17 @@ def _deliver(uow: AbstractUnitOfWork, deps: Deps, account_id: int, list_id: int,
     from_name = opts.from_name or lst.options.get("nl_sendername") or lst.name
     delivery = uow.sending.create_delivery(account_id, message, opts, from_email, from_name,
                                            when, now)
+    charge_credits(uow, account_id, "email", delivery.total)
     _queue(uow, delivery.id, when, now)
     return delivery
+
+
+def charge_credits(uow: AbstractUnitOfWork, account_id: int, channel: str, count: int) -> None:
+    """A delivery takes one credit per recipient when it is created (the caller's unit of
+    work: without enough credits, the delivery is not created)."""
+    if count and not uow.sending.charge(account_id, channel, count):
+        left = uow.sending.credits(account_id)[channel] or 0
+        raise errors.NotEnoughCredits(channel, count, left)
 
 
 def _queue(uow: AbstractUnitOfWork, delivery_id: int, when: dt.datetime,
@@ -383,6 +446,32 @@ def schedule_queue(deps: Deps, cred: Credentials, list_id: int, message_id: int,
         _queue(uow, schedule_id, max(when, now), now)
         uow.commit()
     return delivery_status(deps, cred, schedule_id)
+
+
+def move_in_queue(deps: Deps, cred: Credentials, schedule_id: int,
+                  up: bool) -> list[msg.Delivery]:
+    """SetNewsletterQueueOrder: swap the delivery's time with the list's scheduled delivery
+    just before it (`up`) or just after; answers the list's queue in its new order."""
+    with deps.uow() as uow:
+        caller = authorize(uow, deps, cred)
+        found = _pending_delivery(uow, caller.account_id, schedule_id)
+        queue = uow.sending.deliveries(caller.account_id, list_id=found.list_id,
+                                       statuses=(msg.DeliveryStatus.SCHEDULED,))
+        ids = [d.id for d in queue]
+        if found.id not in ids:
+            raise errors.InvalidArgument("scheduleID", "only a scheduled delivery moves")
+        where = ids.index(found.id) + (-1 if up else 1)
+        if not 0 <= where < len(queue):
+            raise errors.InvalidArgument("Up", "the delivery is first" if up
+                                         else "the delivery is last")
+        other = queue[where]
+        now = deps.clock.now()
+        for delivery, when in ((found, other.scheduled_at), (other, found.scheduled_at)):
+            uow.sending.reschedule(delivery.id, when)
+            _queue(uow, delivery.id, when, now)
+        uow.commit()
+        return uow.sending.deliveries(caller.account_id, list_id=found.list_id,
+                                      statuses=(msg.DeliveryStatus.SCHEDULED,))
 
 
 def remove_queue(deps: Deps, cred: Credentials, list_id: int, message_id: int,

@@ -10,6 +10,7 @@ batch where it is: what went out is recorded, the rest stays pending, and the jo
 Recipients no longer subscribed when their turn comes are skipped."""
 from __future__ import annotations
 
+import datetime as dt
 import logging
 
 from mailup_soap import errors
@@ -19,6 +20,7 @@ from mailup_soap.service_layer.auth import authorize
 from mailup_soap.service_layer.deps import Caller, Credentials, Deps
 from mailup_soap.service_layer.lists import checked_list
 from mailup_soap.service_layer.ports import SmsGateway, SmsGatewayError, SmsRefused
+from mailup_soap.service_layer.sending import charge_credits
 from mailup_soap.service_layer.unit_of_work import AbstractUnitOfWork
 
 log = logging.getLogger("mailup_soap.sms")
@@ -59,6 +61,14 @@ def _defer(uow: AbstractUnitOfWork, delivery: model.SmsDelivery, deps: Deps) -> 
     uow.jobs.defer(SMS_TASK, SMS_QUEUE, {"delivery_id": delivery.id},
                    at=delivery.scheduled_at if delivery.scheduled_at > now else None,
                    lock=f"sms-delivery-{delivery.id}")
+
+
+def _queue(uow: AbstractUnitOfWork, delivery_id: int, when: dt.datetime,
+           now: dt.datetime) -> None:
+    """Queue the delivery's job for `when`, moving its waiting job if it has one: procrastinate
+    runs a lock's jobs in creation order, so a new one would wait behind the old one."""
+    uow.jobs.defer_or_move(SMS_TASK, SMS_QUEUE, {"delivery_id": delivery_id},
+                           at=when if when > now else None, lock=f"sms-delivery-{delivery_id}")
 
 
 def _own_sms(uow: AbstractUnitOfWork, caller: Caller, list_id: int, sms_id: int) -> model.Sms:
@@ -104,6 +114,7 @@ def _send_to_list(uow: AbstractUnitOfWork, deps: Deps, caller: Caller, list_id: 
     delivery = uow.sms.create_delivery(caller.account_id, list_id, sms_id, opts,
                                        _sender(deps, opts.sender),
                                        max(opts.delivery_at or now, now), now)
+    charge_credits(uow, caller.account_id, "sms", delivery.total)
     _defer(uow, delivery, deps)
     return delivery
 
@@ -157,6 +168,7 @@ def _send_one(deps: Deps, cred: Credentials, list_id: int, number: str, sender: 
             _own_sms(uow, caller, list_id, sms)
         delivery = uow.sms.create_single(caller.account_id, list_id, sms, text, number,
                                          _sender(deps, sender), now)
+        charge_credits(uow, caller.account_id, "sms", delivery.total)
         _defer(uow, delivery, deps)
         uow.commit()
         return delivery
@@ -224,6 +236,66 @@ def start_deliveries(deps: Deps, cred: Credentials) -> list[int]:
         return ids
 
 
+# -- queues and schedules (a schedule id is the delivery id) ------------------------------
+
+
+def queues(deps: Deps, cred: Credentials, list_id: int) -> list[model.SmsDelivery]:
+    """GetSMSQueues: the list's SMS deliveries not completed yet, by schedule."""
+    with deps.uow() as uow:
+        caller = authorize(uow, deps, cred)
+        checked_list(uow, caller, list_id, None)
+        return uow.sms.deliveries(caller.account_id, list_id, (
+            msg.DeliveryStatus.SCHEDULED, msg.DeliveryStatus.SENDING,
+            msg.DeliveryStatus.PAUSED))
+
+
+def _pending_delivery(uow: AbstractUnitOfWork, account_id: int, delivery_id: int,
+                      name: str, list_id: int | None = None,
+                      sms_id: int | None = None) -> model.SmsDelivery:
+    """The delivery, locked, neither completed nor sending (`list_id` / `sms_id`: when given,
+    it must be theirs); `name`: the parameter that named it, for errors."""
+    found = uow.sms.delivery(account_id, delivery_id, lock=True)
+    if found is None or (list_id and found.list_id != list_id) or \
+            (sms_id and found.sms_id != sms_id):
+        raise errors.DeliveryNotFound(delivery_id)
+    if found.status is msg.DeliveryStatus.COMPLETED:
+        raise errors.InvalidArgument(name, f"delivery {delivery_id} is completed")
+    if found.status is msg.DeliveryStatus.SENDING:
+        raise errors.InvalidArgument(name, "the delivery is sending: StopDeliverySMS first")
+    return found
+
+
+def schedule_queue(deps: Deps, cred: Credentials, list_id: int, sms_id: int,
+                   schedule_id: int, deliverydt: str | None,
+                   timezone: int) -> model.SmsDelivery:
+    """ScheduleSMSQueue: move an SMS delivery not started yet to `deliverydt`
+    (yyyyMMddHHmmss, local time `timezone` hours from UTC; a time past means now)."""
+    if not -12 <= timezone <= 14:
+        raise errors.InvalidArgument("timezone", "hours from UTC, -12..14")
+    when = model.send_options({"send_to": "ALL", "deliverydt": deliverydt or ""}).delivery_at
+    if when is None:
+        raise errors.InvalidArgument("deliverydt", "must be yyyyMMddHHmmss")
+    when -= dt.timedelta(hours=timezone)
+    with deps.uow() as uow:
+        caller = authorize(uow, deps, cred)
+        _pending_delivery(uow, caller.account_id, schedule_id, "scheduleID", list_id, sms_id)
+        now = deps.clock.now()
+        uow.sms.reschedule(schedule_id, max(when, now))
+        _queue(uow, schedule_id, max(when, now), now)
+        uow.commit()
+    return delivery_status(deps, cred, schedule_id)
+
+
+def remove_queue(deps: Deps, cred: Credentials, delivery_id: int) -> None:
+    """RemoveSMSQueue: cancel an SMS delivery that is scheduled or paused (one that is sending
+    must be stopped first). Its waiting job, if any, then finds nothing to do."""
+    with deps.uow() as uow:
+        caller = authorize(uow, deps, cred)
+        _pending_delivery(uow, caller.account_id, delivery_id, "deliveryID")
+        uow.sms.delete_delivery(delivery_id)
+        uow.commit()
+
+
 # -- the engine --------------------------------------------------------------------------
 
 
@@ -236,6 +308,8 @@ def run_sms_delivery(deps: Deps, delivery_id: int) -> str:
         if delivery is None or delivery.status in (msg.DeliveryStatus.PAUSED,
                                                    msg.DeliveryStatus.COMPLETED):
             return delivery.status.value if delivery else "gone"
+        if delivery.scheduled_at > deps.clock.now() + dt.timedelta(seconds=1):
+            return "not due"  # rescheduled later: that reschedule moved or queued its job
         uow.sms.set_status(delivery_id, msg.DeliveryStatus.SENDING, deps.clock.now())
         text = delivery.text
         if delivery.sms_id is not None:

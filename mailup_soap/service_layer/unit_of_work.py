@@ -419,8 +419,9 @@ class SendingRepository(abc.ABC):
     def message(self, account_id: int, message_id: int) -> msg.Message | None: ...
 
     @abc.abstractmethod
-    def messages(self, account_id: int, list_id: int,
-                 include_clones: bool = True) -> list[msg.Message]: ...
+    def messages(self, account_id: int, list_id: int, include_clones: bool = True,
+                 templates: bool = False) -> list[msg.Message]:
+        """The list's messages (or its templates), without clones when asked."""
 
     @abc.abstractmethod
     def create_delivery(self, account_id: int, message: msg.Message, opts: msg.SendOptions,
@@ -478,6 +479,21 @@ class SendingRepository(abc.ABC):
     def set_optout_message(self, account_id: int, list_id: int, recipient_id: int,
                            message_id: int) -> None: ...
 
+    @abc.abstractmethod
+    def credits(self, account_id: int) -> dict[str, int | None]:
+        """Credits left per channel (`email`, `sms`); None: no limit."""
+
+    @abc.abstractmethod
+    def set_credits(self, account_id: int, channel: str, credits: int | None) -> None: ...
+
+    @abc.abstractmethod
+    def charge(self, account_id: int, channel: str, count: int) -> bool:
+        """Take `count` credits of the channel; False (nothing taken) when fewer are left."""
+
+    @abc.abstractmethod
+    def usage(self, account_id: int, list_id: int) -> dict[str, int]:
+        """Messages charged to the list's deliveries, per channel."""
+
 
 class SmsRepository(abc.ABC):
     """SMS messages and deliveries: rows of messages / deliveries / delivery_recipients with
@@ -522,6 +538,18 @@ class SmsRepository(abc.ABC):
     @abc.abstractmethod
     def of_account(self, account_id: int,
                    statuses: tuple[msg.DeliveryStatus, ...]) -> list[int]: ...
+
+    @abc.abstractmethod
+    def deliveries(self, account_id: int, list_id: int,
+                   statuses: tuple[msg.DeliveryStatus, ...]) -> list[sms_model.SmsDelivery]:
+        """The list's SMS deliveries in these statuses, by schedule."""
+
+    @abc.abstractmethod
+    def reschedule(self, delivery_id: int, when: dt.datetime) -> None: ...
+
+    @abc.abstractmethod
+    def delete_delivery(self, delivery_id: int) -> None:
+        """The delivery and its recipients."""
 
     @abc.abstractmethod
     def claim(self, delivery: sms_model.SmsDelivery,

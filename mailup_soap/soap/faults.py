@@ -20,6 +20,7 @@ ACCESS_KEY_CODES: dict[type[errors.MailUpError], int] = AUTH_CODES | {
     errors.InvalidArgument: -1105,
     errors.MessageNotFound: -1106,
     errors.DeliveryNotFound: -1107,
+    errors.NotEnoughCredits: -1109,
     errors.SmsGatewayNotConfigured: -1108,
     errors.ListGuidMismatch: -101,
     errors.ListGuidInvalid: -102,

@@ -87,7 +87,7 @@ def _date(message: Message) -> str:
 
 def _newsletter_code(deps: Deps, cred: Credentials, listID: int, newsletterID: int,
                      isTemplate: bool) -> Result:
-    m = sending.newsletter(deps, cred, listID, newsletterID)
+    m = sending.newsletter(deps, cred, listID, newsletterID, template=bool(isTemplate))
     return Result([E.listID(str(listID)), E.newsletterID(str(m.id)), E.subject(m.subject),
                    E.header(""), E.body(m.html), E.code(m.html)])
 
@@ -135,6 +135,44 @@ def _stop_delivery(deps: Deps, cred: Credentials) -> Result:
 
 def _start_delivery(deps: Deps, cred: Credentials) -> Result:
     return _deliveries(sending.start_delivery(deps, cred))
+
+
+def _templates(deps: Deps, cred: Credentials, listID: int) -> Result:
+    """GetTemplates: <list><listID/><templates><template><templateID/><subject/><note/>
+    <creationdate/></template>...</templates></list>."""
+    found = sending.templates(deps, cred, listID)
+    return Result([E.list(E.listID(str(listID)), E.templates(*[
+        E.template(E.templateID(str(m.id)), E.subject(m.subject), E.note(m.note),
+                   E.creationdate(_date(m))) for m in found]))])
+
+
+def _credit(value: int | None) -> str:
+    return "-1" if value is None else str(value)  # -1: no limit
+
+
+def _credits(deps: Deps, cred: Credentials) -> Result:
+    left = sending.credits(deps, cred)
+    return Result([E.credits(E.email(_credit(left["email"])), E.sms(_credit(left["sms"])))])
+
+
+def _credits_lists(deps: Deps, cred: Credentials, idList: int) -> Result:
+    left, used = sending.list_credits(deps, cred, idList)
+    return Result([E.credits(E.email(_credit(left["email"])), E.sms(_credit(left["sms"]))),
+                   E.list(E.listID(str(idList)), E.used(E.email(str(used["email"])),
+                                                         E.sms(str(used["sms"]))))])
+
+
+def _user_access(deps: Deps, cred: Credentials, userId: int) -> Result:
+    """GetUserAccess: the lists a user of the account works with (every list of the
+    account: users are not restricted to lists here)."""
+    found = lists.get_lists_with_groups(deps, cred, user_id=userId)
+    return Result([E.access(E.idUser(str(userId)), payloads.lists_element(
+        item.mailing_list for item in found))])
+
+
+def _queue_order(deps: Deps, cred: Credentials, scheduleID: int, Up: bool) -> Result:
+    return Result([E.queues(*[_queue_element(d) for d in sending.move_in_queue(
+        deps, cred, scheduleID, bool(Up))])])
 
 
 def _messages(deps: Deps, cred: Credentials, listID: int) -> Result:
@@ -243,11 +281,11 @@ OPERATIONS = [
     Op("DeleteList_st", [KEY, ("listId", Int), ("autoId", String)], _delete_list,
        root="DeleteList_st"),
     # Implemented by the Send issue; until then they answer Server.NotImplemented.
-    Op("GetCredits", [KEY]),
-    Op("GetCreditsLists", [KEY, ("idList", Int)]),
-    Op("GetUserAccess", [("userId", Int), KEY]),
+    Op("GetCredits", [KEY], _credits),
+    Op("GetCreditsLists", [KEY, ("idList", Int)], _credits_lists),
+    Op("GetUserAccess", [("userId", Int), KEY], _user_access),
     Op("CheckUserHash", [("userID", Int), ("userHash", String), KEY]),
-    Op("GetTemplates", [KEY, LIST]),
+    Op("GetTemplates", [KEY, LIST], _templates),
     Op("GetNewsletters", [KEY, LIST], _newsletters),
     Op("GetMessages", [KEY, LIST], _messages),
     Op("CreateNewsletter", [KEY, LIST, ("subject", String), ("type", String),
@@ -267,7 +305,7 @@ OPERATIONS = [
        _send_single),
     Op("GetNewsletterQueues", [KEY, LIST], _queues),
     Op("GetNewsletterScheduleStatus", [KEY, ("newsletterID", Int)], _schedule_status),
-    Op("SetNewsletterQueueOrder", [KEY, ("scheduleID", Int), ("Up", Bool)]),
+    Op("SetNewsletterQueueOrder", [KEY, ("scheduleID", Int), ("Up", Bool)], _queue_order),
     Op("AddNewsletterQueue", [KEY, ("deliveryID", Int), ("immediate", Bool)], _add_queue),
     Op("RemoveNewsletterQueue", [KEY, LIST, ("newsletterID", Int), ("deliveryID", Int),
                                  ("scheduleID", Int), ("deleteQueue", Bool)], _remove_queue),
@@ -296,8 +334,9 @@ OPERATIONS = [
     Op("GetSMSDeliveryStatus", [KEY, ("deliveryID", Int)], sms.delivery_status),
     Op("StartDeliverySMS", [KEY], sms.start_delivery),
     Op("StopDeliverySMS", [KEY], sms.stop_delivery),
-    Op("GetSMSQueues", [KEY, LIST]),
-    Op("RemoveSMSQueue", [KEY, ("deliveryID", Int), ("scheduleID", Int), ("deleteQueue", Bool)]),
+    Op("GetSMSQueues", [KEY, LIST], sms.queues),
+    Op("RemoveSMSQueue", [KEY, ("deliveryID", Int), ("scheduleID", Int), ("deleteQueue", Bool)],
+       sms.remove_queue),
     Op("ScheduleSMSQueue", [KEY, LIST, ("smsID", Int), ("scheduleID", Int),
-                            ("deliverydt", String), ("timezone", Int)]),
+                            ("deliverydt", String), ("timezone", Int)], sms.schedule_queue),
 ]

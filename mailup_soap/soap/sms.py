@@ -5,7 +5,10 @@ CreateSMS `<smsID>`; GetSMS `<list><listID/><smsMessages><sms><smsID/><subject/>
 <note/><creationdate/></sms>...</smsMessages></list>`; the sends `<deliveryID/>` and a
 `<deliveryStatus>` (GetNewsletterDeliveryStatus's, `<smsID>` for `<newsletterID>`, empty for
 SendDirectSMS), SendSMSFast also `<smsID>`; Stop/StartDeliverySMS
-`<deliveries><deliveryID/>...</deliveries>`."""
+`<deliveries><deliveryID/>...</deliveries>`; GetSMSQueues `<queues><queue><deliveryID/>
+<scheduleID/><listID/><smsID/><status/><deliverydt/><toSend/><toBeSent/></queue>...</queues>`
+(GetNewsletterQueues's, `<smsID>` for `<newsletterID>`, deliverydt yyyyMMddHHmmss UTC),
+ScheduleSMSQueue the moved delivery's `<queue>`, RemoveSMSQueue nothing."""
 from __future__ import annotations
 
 import datetime as dt
@@ -104,3 +107,27 @@ def stop_delivery(deps: Deps, cred: Credentials) -> Result:
 
 def start_delivery(deps: Deps, cred: Credentials) -> Result:
     return _deliveries(sms.start_deliveries(deps, cred))
+
+
+def _queue_element(d: SmsDelivery) -> etree._Element:
+    return E.queue(E.deliveryID(str(d.id)), E.scheduleID(str(d.id)), E.listID(str(d.list_id)),
+                   E.smsID("" if d.sms_id is None else str(d.sms_id)),
+                   E.status(d.status.mailup_name),
+                   E.deliverydt(f"{d.scheduled_at:%Y%m%d%H%M%S}"), E.toSend(str(d.total)),
+                   E.toBeSent(str(d.to_send)))
+
+
+def queues(deps: Deps, cred: Credentials, listID: int) -> Result:
+    return Result([E.queues(*map(_queue_element, sms.queues(deps, cred, listID)))])
+
+
+def schedule_queue(deps: Deps, cred: Credentials, listID: int, smsID: int, scheduleID: int,
+                   deliverydt: str | None, timezone: int) -> Result:
+    return Result([_queue_element(sms.schedule_queue(deps, cred, listID, smsID, scheduleID,
+                                                     deliverydt, timezone))])
+
+
+def remove_queue(deps: Deps, cred: Credentials, deliveryID: int, scheduleID: int,
+                 deleteQueue: bool) -> Result:
+    sms.remove_queue(deps, cred, deliveryID or scheduleID)
+    return Result()

@@ -372,3 +372,109 @@ def test_send_message_nl_answers_minus_1_for_bad_parameters_and_minus_3_when_an_
     assert answers == [-1] * 6 and busy == -3
     assert _q(engine, "SELECT id FROM deliveries WHERE account_id = :a",
               a=account.console_id) == []
+
+
+def test_credits_are_taken_per_recipient_and_a_send_beyond_them_creates_nothing(
+        soap: ServiceFactory, account: AccountInfo, engine: sa.Engine,
+        server_settings: Settings) -> None:
+    import os
+    import subprocess
+    import sys
+
+    key = login(soap, account, "Send")
+    list_id = _list(soap, key)
+    for n in range(3):
+        _subscribe(engine, account.console_id, list_id, _email(f"c{n}"), "subscribed")
+    newsletter_id = _newsletter(soap, key, list_id)
+    send = soap("Send")
+    unlimited = parse(send.GetCredits(accessKey=key))
+    cli = os.path.join(os.path.dirname(sys.executable), "mailup-soap")
+    set_credits = subprocess.run(
+        [cli, "account", "credits", "--account", str(account.console_id), "--email", "4"],
+        env=dict(os.environ, DATABASE_URL=server_settings.database_url),
+        capture_output=True, text=True, timeout=60)
+
+    first = _send_all(soap, key, list_id, newsletter_id)
+    after_first = parse(send.GetCredits(accessKey=key))
+    second = _send_all(soap, key, list_id, newsletter_id)
+    per_list = parse(send.GetCreditsLists(accessKey=key, idList=list_id))
+
+    assert (unlimited.findtext("credits/email"), unlimited.findtext("credits/sms")) == (
+        "-1", "-1")
+    assert set_credits.returncode == 0 and "email\t4" in set_credits.stdout
+    assert (_code(first), after_first.findtext("credits/email")) == (0, "1")
+    assert _code(second) == -1109 and "3 needed, 1 left" in (
+        second.findtext("errorDescription") or "")
+    assert (per_list.findtext("credits/email"), per_list.findtext("list/used/email")) == (
+        "1", "3")
+    assert len(_q(engine, "SELECT id FROM deliveries WHERE account_id = :a",
+                  a=account.console_id)) == 1
+
+
+def _send_all(soap: ServiceFactory, key: str, list_id: int, newsletter_id: int) -> Any:
+    return parse(soap("Send").SendNewsletter(accessKey=key, listID=list_id,
+                                             newsletterID=newsletter_id,
+                                             options=_options(send_to="ALL")))
+
+
+def test_templates_are_listed_apart_and_must_be_cloned_to_be_sent(
+        soap: ServiceFactory, account: AccountInfo) -> None:
+    key = login(soap, account, "Send")
+    list_id = _list(soap, key)
+    send = soap("Send")
+    template_id = _newsletter(soap, key, list_id, subject="Template", template="true")
+    newsletter_id = _newsletter(soap, key, list_id, subject="Newsletter")
+
+    templates = parse(send.GetTemplates(accessKey=key, listID=list_id))
+    newsletters = parse(send.GetNewsletters(accessKey=key, listID=list_id))
+    as_template = parse(send.GetNewsletterCode(accessKey=key, listID=list_id,
+                                               newsletterID=template_id, isTemplate=True))
+    not_a_template = parse(send.GetNewsletterCode(accessKey=key, listID=list_id,
+                                                  newsletterID=newsletter_id,
+                                                  isTemplate=True))
+    sent_template = _send_all(soap, key, list_id, template_id)
+    copy_id = send.CloneMessage(accessKey=key, listId=str(list_id), listGuid="",
+                                messageToCloneId=template_id, subject="From the template")
+    sent_copy = _send_all(soap, key, list_id, copy_id)
+
+    assert [t.findtext("templateID") for t in templates.iter("template")] == [str(template_id)]
+    assert [n.findtext("newsletterID") for n in newsletters.iter("newsletter")] == [
+        str(newsletter_id)]
+    assert (as_template.findtext("subject"), _code(not_a_template)) == ("Template", -1106)
+    assert (_code(sent_template), _code(sent_copy)) == (-1105, 0)
+
+
+def test_set_newsletter_queue_order_swaps_a_delivery_with_its_neighbour(
+        soap: ServiceFactory, account: AccountInfo) -> None:
+    key = login(soap, account, "Send")
+    list_id = _list(soap, key)
+    newsletter_id = _newsletter(soap, key, list_id)
+    send = soap("Send")
+    day = dt.datetime.now(dt.UTC) + dt.timedelta(days=3)
+    ids = [int(parse(send.PrepareNewsletterSchedule(
+        accessKey=key, listID=list_id, newsletterID=newsletter_id,
+        deliveryDate=f"{day:%Y-%m-%d}", deliveryTime=time_, adminEmail="", idUser=0,
+        note="")).findtext("deliveryID") or 0) for time_ in ("08:00", "09:00", "10:00")]
+
+    moved = parse(send.SetNewsletterQueueOrder(accessKey=key, scheduleID=ids[2], Up=True))
+    first_up = parse(send.SetNewsletterQueueOrder(accessKey=key, scheduleID=ids[0], Up=True))
+
+    assert [(q.findtext("deliveryID"), q.findtext("deliverydt")[-6:])
+            for q in moved.iter("queue")] == [
+        (str(ids[0]), "080000"), (str(ids[2]), "090000"), (str(ids[1]), "100000")]
+    assert _code(first_up) == -1105
+
+
+def test_get_user_access_lists_the_lists_of_a_user_of_the_account(
+        soap: ServiceFactory, account: AccountInfo) -> None:
+    key = login(soap, account, "Send")
+    list_id = _list(soap, key)
+    send = soap("Send")
+    user_id = int(parse(send.GetIdUser(accessKey=key)).findtext("idUser") or 0)
+
+    mine = parse(send.GetUserAccess(userId=user_id, accessKey=key))
+    stranger = parse(send.GetUserAccess(userId=user_id + 100000, accessKey=key))
+
+    assert mine.findtext("access/idUser") == str(user_id)
+    assert [lst.findtext("listID") for lst in mine.iter("list")] == [str(list_id)]
+    assert _code(stranger) == -1103

@@ -3,6 +3,7 @@ a real worker posting to a real HTTP receiver standing in for the SMS gateway.""
 from __future__ import annotations
 
 import dataclasses
+import datetime as dt
 import json
 import pathlib
 import secrets
@@ -487,3 +488,176 @@ def test_without_a_gateway_sending_answers_a_clear_error(
     assert _code(created) == 0
     assert _code(refused) == -1108
     assert "MAILUP_SMS_GATEWAY_URL" in (refused.findtext("errorDescription") or "")
+
+
+# -- queues and schedules ------------------------------------------------------------------
+
+
+def _later_send(soap: ServiceFactory, key: str, list_id: int, sms_id: int, when: str) -> int:
+    doc = _send(soap, key, list_id, sms_id, send_to="ALL", deliverydt=when)
+    assert _code(doc) == 0, doc
+    return int(doc.findtext("deliveryID") or 0)
+
+
+def _jobs(engine: sa.Engine, delivery_id: int) -> list[sa.Row[Any]]:
+    return _q(engine, "SELECT scheduled_at FROM procrastinate_jobs WHERE lock = :l "
+                      "AND status = 'todo'", l=f"sms-delivery-{delivery_id}")
+
+
+def test_scheduled_sms_are_queued_moved_sent_when_due_or_removed(
+        soap: ServiceFactory, account: AccountInfo, engine: sa.Engine,
+        server_settings: Settings, gateway: Receiver) -> None:
+    key = login(soap, account, "Send")
+    list_id = _list(soap, key)
+    who = _number()
+    _subscribe(engine, account.console_id, list_id, who)
+    sms_id = _create(soap, key, list_id)
+    send = soap("Send")
+    later = dt.datetime.now(dt.UTC) + dt.timedelta(days=2)
+
+    first = _later_send(soap, key, list_id, sms_id, f"{later:%Y%m%d}093000")
+    second = _later_send(soap, key, list_id, sms_id, f"{later:%Y%m%d}100000")
+    _work(server_settings, gateway)  # nothing is due
+    queued = parse(send.GetSMSQueues(accessKey=key, listID=list_id))
+    moved = parse(soap("Send", soap12=True).ScheduleSMSQueue(
+        accessKey=key, listID=list_id, smsID=sms_id, scheduleID=second,
+        deliverydt=f"{later:%Y%m%d}120000", timezone=2))
+    jobs_after_move = _jobs(engine, second)
+    removed = parse(send.RemoveSMSQueue(accessKey=key, deliveryID=first, scheduleID=first,
+                                        deleteQueue=True))
+    after_removal = parse(send.GetSMSQueues(accessKey=key, listID=list_id))
+    early = len(gateway.requests)
+    now = parse(send.ScheduleSMSQueue(accessKey=key, listID=list_id, smsID=0,
+                                      scheduleID=second, deliverydt="20000101000000",
+                                      timezone=0))  # a time past: now
+    _work(server_settings, gateway)
+    at_the_end = parse(send.GetSMSQueues(accessKey=key, listID=list_id))
+
+    assert [tuple(q.findtext(f) for f in ("deliveryID", "scheduleID", "listID", "smsID",
+                                          "status", "deliverydt", "toSend", "toBeSent"))
+            for q in queued.iter("queue")] == [
+        (str(first), str(first), str(list_id), str(sms_id), "SCHEDULED",
+         f"{later:%Y%m%d}093000", "1", "1"),
+        (str(second), str(second), str(list_id), str(sms_id), "SCHEDULED",
+         f"{later:%Y%m%d}100000", "1", "1")]
+    assert _code(moved) == 0
+    assert moved.findtext("queue/deliverydt") == f"{later:%Y%m%d}100000"  # 12:00 at UTC+2
+    # The waiting job was moved, not joined by a second one.
+    assert [j.scheduled_at for j in jobs_after_move] == [
+        dt.datetime.strptime(f"{later:%Y%m%d}100000", "%Y%m%d%H%M%S").replace(tzinfo=dt.UTC)]
+    assert _code(removed) == 0
+    assert [q.findtext("deliveryID") for q in after_removal.iter("queue")] == [str(second)]
+    assert _q(engine, "SELECT id FROM deliveries WHERE id = :d", d=first) == []
+    assert early == 0
+    assert _code(now) == 0
+    assert list(_sent(gateway)) == [who] and len(gateway.requests) == 1
+    assert list(at_the_end.iter("queue")) == []
+    assert _status(soap, key, second).findtext("deliveryStatus/status") == "COMPLETED"
+
+
+def test_a_job_running_before_its_moved_schedule_sends_nothing(
+        soap: ServiceFactory, account: AccountInfo, engine: sa.Engine,
+        server_settings: Settings, gateway: Receiver) -> None:
+    key = login(soap, account, "Send")
+    list_id = _list(soap, key)
+    _subscribe(engine, account.console_id, list_id, _number())
+    sms_id = _create(soap, key, list_id)
+    delivery_id = int(_send(soap, key, list_id, sms_id, send_to="ALL").findtext("deliveryID")
+                      or 0)
+    later = dt.datetime.now(dt.UTC) + dt.timedelta(days=1)
+    moved = parse(soap("Send").ScheduleSMSQueue(
+        accessKey=key, listID=list_id, smsID=sms_id, scheduleID=delivery_id,
+        deliverydt=f"{later:%Y%m%d%H%M%S}", timezone=0))
+    deps = bootstrap.build_deps(_through(server_settings, gateway), pool_size=1)
+
+    assert _code(moved) == 0
+    assert sms.run_sms_delivery(deps, delivery_id) == "not due"
+    assert gateway.requests == []
+    assert _status(soap, key, delivery_id).findtext("deliveryStatus/status") == "SCHEDULED"
+
+
+def _schedule(s: ServiceFactory, k: str, lst: int, sid: int, did: int,
+              when: str = "20991231235900", tz: int = 0) -> Any:
+    return parse(s("Send").ScheduleSMSQueue(accessKey=k, listID=lst, smsID=sid, scheduleID=did,
+                                            deliverydt=when, timezone=tz))
+
+
+def _remove(s: ServiceFactory, k: str, did: int) -> Any:
+    return parse(s("Send").RemoveSMSQueue(accessKey=k, deliveryID=did, scheduleID=0,
+                                          deleteQueue=True))
+
+
+@pytest.mark.parametrize(("call", "expected"), [
+    (lambda s, k, lst, sid, did: _schedule(s, k, lst, sid, 987654321), -1107),
+    (lambda s, k, lst, sid, did: _schedule(s, k, lst + 1000, sid, did), -1107),
+    (lambda s, k, lst, sid, did: _schedule(s, k, lst, sid + 1000, did), -1107),
+    (lambda s, k, lst, sid, did: _schedule(s, k, lst, sid, did, "31/12/2099"), -1105),
+    (lambda s, k, lst, sid, did: _schedule(s, k, lst, sid, did, "20991331000000"), -1105),
+    (lambda s, k, lst, sid, did: _schedule(s, k, lst, sid, did, ""), -1105),
+    (lambda s, k, lst, sid, did: _schedule(s, k, lst, sid, did, tz=15), -1105),
+    (lambda s, k, lst, sid, did: _remove(s, k, 987654321), -1107),
+    (lambda s, k, lst, sid, did: parse(s("Send").GetSMSQueues(accessKey=k, listID=lst + 1000)),
+     -1101),
+])
+def test_bad_sms_queue_input_gets_its_code_and_changes_nothing(
+        soap: ServiceFactory, account: AccountInfo, engine: sa.Engine, call: Any,
+        expected: int) -> None:
+    key = login(soap, account, "Send")
+    list_id = _list(soap, key)
+    _subscribe(engine, account.console_id, list_id, _number())
+    sms_id = _create(soap, key, list_id)
+    delivery_id = _later_send(soap, key, list_id, sms_id, "20990101000000")
+
+    assert _code(call(soap, key, list_id, sms_id, delivery_id)) == expected
+    assert _q(engine, "SELECT scheduled_at FROM deliveries WHERE id = :d", d=delivery_id) == [
+        (dt.datetime(2099, 1, 1, tzinfo=dt.UTC),)]
+
+
+def test_a_sending_or_completed_sms_delivery_cannot_be_moved_or_removed(
+        soap: ServiceFactory, account: AccountInfo, engine: sa.Engine) -> None:
+    key = login(soap, account, "Send")
+    list_id = _list(soap, key)
+    _subscribe(engine, account.console_id, list_id, _number())
+    sms_id = _create(soap, key, list_id)
+    # Far in the future, so no worker of another test ever runs their jobs.
+    sending_id = str(_later_send(soap, key, list_id, sms_id, "20990101000000"))
+    with engine.begin() as conn:  # a worker has it in hand
+        conn.execute(sa.text("UPDATE deliveries SET status = 'sending' WHERE id = :d"),
+                     {"d": int(sending_id)})
+    done_id = _later_send(soap, key, list_id, _create(soap, key, list_id, "other"),
+                          "20990101000000")
+    with engine.begin() as conn:
+        conn.execute(sa.text("UPDATE deliveries SET status = 'completed' WHERE id = :d"),
+                     {"d": done_id})
+
+    refused = [_remove(soap, key, int(sending_id)),
+               _schedule(soap, key, list_id, sms_id, int(sending_id)),
+               _remove(soap, key, done_id)]
+    queued = parse(soap("Send").GetSMSQueues(accessKey=key, listID=list_id))
+
+    assert [_code(d) for d in refused] == [-1105, -1105, -1105]
+    assert "StopDeliverySMS" in (refused[0].findtext("errorDescription") or "")
+    assert [(q.findtext("deliveryID"), q.findtext("status")) for q in queued.iter("queue")] == [
+        (sending_id, "SENDING")]
+
+
+def test_an_sms_send_takes_sms_credits_and_is_refused_beyond_them(
+        soap: ServiceFactory, account: AccountInfo, engine: sa.Engine,
+        server_settings: Settings, gateway: Receiver) -> None:
+    from mailup_soap import bootstrap
+    from mailup_soap.service_layer import sending
+
+    key = login(soap, account, "Send")
+    list_id = _list(soap, key)
+    for _ in range(2):
+        _subscribe(engine, account.console_id, list_id, _number())
+    sms_id = _create(soap, key, list_id)
+    sending.set_credits(bootstrap.build_deps(server_settings, pool_size=1), account.console_id,
+                        "sms", 3)
+
+    first = _send(soap, key, list_id, sms_id, send_to="ALL", sender="Shop")
+    second = _send(soap, key, list_id, sms_id, send_to="ALL", sender="Shop")
+    credits = parse(soap("Send").GetCredits(accessKey=key))
+
+    assert (_code(first), _code(second)) == (0, -1109)
+    assert (credits.findtext("credits/sms"), credits.findtext("credits/email")) == ("1", "-1")

@@ -28,9 +28,7 @@ ADDED = {
 NOT_IMPLEMENTED = {
     "WSMailUpImport": set(),
     "MailupSend": {
-        "GetCredits", "GetCreditsLists", "GetUserAccess", "CheckUserHash", "GetTemplates",
-        "SetNewsletterQueueOrder",
-        "GetSMSQueues", "RemoveSMSQueue", "ScheduleSMSQueue"},
+        "CheckUserHash"},
     "MailupManage": set(),
     "MailupReport": {"ReportByUser", "ReportByUserEN", "ReportByMessage", "ReportByMessageEN"},
 }
