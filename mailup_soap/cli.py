@@ -395,6 +395,31 @@ def _webhook_parser(sub: Any) -> None:
     replay.set_defaults(func=cmd_webhook_replay)
 
 
+def cmd_inbound_mail(args: argparse.Namespace) -> int:
+    """For the MTA (e.g. a Postfix pipe transport for unsubscribe@<domain>): one message on
+    stdin. Exit 0 whatever the message holds, so the MTA never bounces it back."""
+    import email
+    import email.policy
+
+    from mailup_soap.service_layer import sending
+
+    raw = sys.stdin.buffer.read(MAX_INBOUND_BYTES + 1)
+    if len(raw) > MAX_INBOUND_BYTES:
+        print("ignored: message too large")
+        return 0
+    message = email.message_from_bytes(raw, policy=email.policy.default)
+    try:
+        done = sending.unsubscribe_by_mail(_deps(), str(message.get("Subject", "")))
+    except errors.InvalidToken:
+        print("ignored: no unsubscribe token in the subject")
+        return 0
+    print("unsubscribed" if done else "nothing to do (already unsubscribed)")
+    return 0
+
+
+MAX_INBOUND_BYTES = 1 << 20
+
+
 def cmd_ftp(args: argparse.Namespace) -> int:
     settings = _settings()
     bootstrap.configure_logging(settings)
@@ -465,6 +490,11 @@ def cmd_sync(args: argparse.Namespace) -> int:
     return 1 if failed else 0
 
 
+def _inbound_parser(sub: Any) -> None:
+    sub.add_parser("inbound-mail", help="a List-Unsubscribe mail on stdin (for your MTA): "
+                   "unsubscribes with reason 64").set_defaults(func=cmd_inbound_mail)
+
+
 def _ftp_parser(sub: Any) -> None:
     ftp = sub.add_parser("ftp", help="serve the FTP site of the daily batch sync")
     ftp.set_defaults(func=cmd_ftp)
@@ -530,6 +560,7 @@ def build_parser() -> argparse.ArgumentParser:
     _import_parser(sub)
     _export_parser(sub)
     _ftp_parser(sub)
+    _inbound_parser(sub)
     return parser
 
 

@@ -13,6 +13,7 @@ import concurrent.futures
 import dataclasses
 import datetime as dt
 import logging
+import re
 import secrets
 import threading
 import time
@@ -773,6 +774,28 @@ def unsubscribe_from_message(deps: Deps, kind: str, token: str) -> bool:
     link = read_link(deps, kind, token)
     reason = (UnsubscribeReason.UNSUBSCRIBE_LINK if kind == "u"
               else UnsubscribeReason.LIST_UNSUBSCRIBE_LINK)
+    return _unsubscribe(deps, link, reason)
+
+
+_MAILTO_TOKEN = re.compile(r"[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]{20,}")
+
+
+def unsubscribe_by_mail(deps: Deps, subject: str) -> bool:
+    """A List-Unsubscribe mail (reason 64): its subject carries the signed token of the
+    mailto link (a reply may have added "Re:" and the like around it). True when someone was
+    unsubscribed; a subject without a valid token raises InvalidToken."""
+    found = _MAILTO_TOKEN.search(subject or "")
+    payload = tokens.read(deps.secret_key, "track-mailto", found.group(0) if found else "")
+    with deps.uow() as uow:
+        delivery = uow.sending.delivery(None, int(payload.get("d", 0)))
+    if delivery is None:
+        return False
+    link = TrackLink(delivery.account_id, delivery.list_id, delivery.message_id, delivery.id,
+                     int(payload.get("r", 0)))
+    return _unsubscribe(deps, link, UnsubscribeReason.LIST_UNSUBSCRIBE_MAIL)
+
+
+def _unsubscribe(deps: Deps, link: TrackLink, reason: UnsubscribeReason) -> bool:
     with deps.uow() as uow:
         lst = uow.lists.get(link.account_id, link.list_id)
         recipient = uow.recipients.get(link.account_id, link.recipient_id)

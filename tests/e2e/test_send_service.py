@@ -343,3 +343,44 @@ def test_a_worker_killed_mid_delivery_resends_only_the_batch_in_flight(
     assert sum(received) - len(people) == 4  # only the 4 in flight at the kill went twice
     assert _q(engine, "SELECT sent, total FROM deliveries WHERE id = :d", d=delivery_id) == [
         (10, 10)]
+
+
+def test_a_list_unsubscribe_mail_piped_in_by_the_mta_unsubscribes_with_reason_64(
+        soap: ServiceFactory, account: AccountInfo, engine: sa.Engine, smtp: SmtpSink,
+        server_settings: Settings) -> None:
+    import os
+    import subprocess
+    import sys
+
+    key = login(soap, account, "Send")
+    list_id = _list(soap, key)
+    who = _email("mailto")
+    rid = _subscribe(engine, account.console_id, list_id, who, "subscribed")
+    newsletter_id = _newsletter(soap, key, list_id)
+    _send(soap, key, list_id, newsletter_id, send_to="ALL")
+    run_jobs(server_settings, "send")
+    [message] = smtp.to(who)
+    mailto = re.search(r"<mailto:([^?>]+)\?subject=([^>]+)>", message["List-Unsubscribe"])
+    assert mailto
+    subject = urllib.parse.unquote(mailto.group(2))
+    cli = os.path.join(os.path.dirname(sys.executable), "mailup-soap")
+    env = dict(os.environ, DATABASE_URL=server_settings.database_url,
+               MAILUP_SECRET_KEY=server_settings.secret_key)
+
+    def pipe(subject_line: str) -> subprocess.CompletedProcess[str]:
+        mail = (f"From: {who}\r\nTo: {mailto.group(1)}\r\nSubject: {subject_line}\r\n\r\n"
+                "unsubscribe\r\n")
+        return subprocess.run([cli, "inbound-mail"], input=mail, env=env, capture_output=True,
+                              text=True, timeout=60)
+
+    forged = pipe(subject[:-4] + "AAAA")
+    status_after_forged = _q(engine, "SELECT status FROM subscriptions WHERE recipient_id = :r",
+                             r=rid)
+    done = pipe(f"Re: {subject}")
+
+    assert (forged.returncode, forged.stdout.strip()) == (
+        0, "ignored: no unsubscribe token in the subject")
+    assert status_after_forged == [("subscribed",)]
+    assert (done.returncode, done.stdout.strip()) == (0, "unsubscribed")
+    assert _q(engine, "SELECT status, unsubscribe_reason, optout_message_id FROM subscriptions "
+                      "WHERE recipient_id = :r", r=rid) == [("unsubscribed", 64, newsletter_id)]
