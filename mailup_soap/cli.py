@@ -401,7 +401,7 @@ def cmd_inbound_mail(args: argparse.Namespace) -> int:
     import email
     import email.policy
 
-    from mailup_soap.service_layer import sending
+    from mailup_soap.service_layer import tracking
 
     raw = sys.stdin.buffer.read(MAX_INBOUND_BYTES + 1)
     if len(raw) > MAX_INBOUND_BYTES:
@@ -409,7 +409,7 @@ def cmd_inbound_mail(args: argparse.Namespace) -> int:
         return 0
     message = email.message_from_bytes(raw, policy=email.policy.default)
     try:
-        done = sending.unsubscribe_by_mail(_deps(), str(message.get("Subject", "")))
+        done = tracking.unsubscribe_by_mail(_deps(), str(message.get("Subject", "")))
     except errors.InvalidToken:
         print("ignored: no unsubscribe token in the subject")
         return 0

@@ -11,7 +11,7 @@ from typing import Any
 
 from mailup_soap import errors
 from mailup_soap.frontend.app import read_params
-from mailup_soap.service_layer import sending
+from mailup_soap.service_layer import tracking
 from mailup_soap.service_layer.deps import Deps
 from mailup_soap.web import StartResponse, caller_ip, reply
 
@@ -42,11 +42,11 @@ class Tracking:
             params = read_params(environ)
             token = params.get("t", "")
             if kind == "o":
-                sending.track(self.deps, "o", token, caller_ip(environ,
+                tracking.track(self.deps, "o", token, caller_ip(environ,
                                                                self.trust_forwarded_for))
                 return reply(start_response, "200 OK", "image/gif", PIXEL, _NO_STORE)
             if kind == "c":
-                link = sending.track(self.deps, "c", token,
+                link = tracking.track(self.deps, "c", token,
                                      caller_ip(environ, self.trust_forwarded_for))
                 start_response("302 Found", [("Location", link.url or "/"),
                                              ("Content-Length", "0"), *_NO_STORE])
@@ -55,7 +55,7 @@ class Tracking:
                 if method != "POST":
                     return reply(start_response, "405 Method Not Allowed", "text/plain",
                                  b"POST List-Unsubscribe=One-Click\n", [("Allow", "POST")])
-                sending.unsubscribe_from_message(self.deps, "oneclick", token)
+                tracking.unsubscribe_from_message(self.deps, "oneclick", token)
                 return reply(start_response, "200 OK", "text/plain", b"unsubscribed\n",
                              _NO_STORE)
             if kind == "u":
@@ -70,17 +70,17 @@ class Tracking:
     def _unsubscribe_page(self, start_response: StartResponse, method: str,
                           token: str) -> list[bytes]:
         """GET shows a button; only the POST unsubscribes (link scanners change nothing)."""
-        sending.read_link(self.deps, "u", token)  # a bad link fails before any page
+        tracking.read_link(self.deps, "u", token)  # a bad link fails before any page
         if method != "POST":
             form = (f'<form method="post"><input type="hidden" name="t" '
                     f'value="{html.escape(token)}"><button type="submit">Unsubscribe me'
                     "</button></form>")
             return _page(start_response, "200 OK", "Unsubscribe", form)
-        sending.unsubscribe_from_message(self.deps, "u", token)
+        tracking.unsubscribe_from_message(self.deps, "u", token)
         return _page(start_response, "200 OK", "You are unsubscribed",
                      "<p>You will not receive these messages any more.</p>")
 
 
 def tracking_routes(deps: Deps, trust_forwarded_for: bool = False) -> dict[str, Tracking]:
     app = Tracking(deps, trust_forwarded_for)
-    return {f"{sending.TRACK_PATH}/{kind}": app for kind in ("o", "c", "u", "oneclick")}
+    return {f"{tracking.TRACK_PATH}/{kind}": app for kind in ("o", "c", "u", "oneclick")}

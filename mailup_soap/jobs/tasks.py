@@ -14,6 +14,7 @@ from mailup_soap.service_layer import (
     auth,
     confirmations,
     daily_sync,
+    delivery_engine,
     imports,
     sending,
     sms,
@@ -75,10 +76,10 @@ def make_blueprint(deps: Callable[[], Deps], sync_time: str = "02:00") -> Bluepr
 
     # One job per delivery at a time (a lock per delivery). The SMTP server unreachable:
     # retried, a minute apart and growing; what was sent is recorded before the error.
-    @bp.task(name="run_delivery", queue=sending.SEND_QUEUE,
+    @bp.task(name="run_delivery", queue=delivery_engine.SEND_QUEUE,
              retry=RetryStrategy(max_attempts=20, wait=30, linear_wait=60))
     def run_delivery(delivery_id: int) -> str:
-        return sending.run_delivery(deps(), delivery_id)
+        return delivery_engine.run_delivery(deps(), delivery_id)
 
     # The same for SMS deliveries: the gateway unreachable or failing (5xx) is retried, half
     # a minute apart and growing; what went out is recorded before the error.
@@ -87,7 +88,7 @@ def make_blueprint(deps: Callable[[], Deps], sync_time: str = "02:00") -> Bluepr
     def run_sms_delivery(delivery_id: int) -> str:
         return sms.run_sms_delivery(deps(), delivery_id)
 
-    @bp.task(name="run_message_nl", queue=sending.SEND_QUEUE,
+    @bp.task(name="run_message_nl", queue=delivery_engine.SEND_QUEUE,
              retry=RetryStrategy(max_attempts=20, wait=30, linear_wait=60))
     def run_message_nl(delivery_id: int, process_id: int) -> str:
         return sending.run_message_nl(deps(), delivery_id, process_id)

@@ -18,7 +18,7 @@ import sqlalchemy as sa
 from mailup_soap import bootstrap
 from mailup_soap.adapters.page_fetch import HttpPageFetcher
 from mailup_soap.config import Settings
-from mailup_soap.service_layer import sending
+from mailup_soap.service_layer import delivery_engine, sending
 from mailup_soap.service_layer.deps import AccessKey
 from tests.conftest import AccountInfo, SmtpSink, run_jobs
 from tests.e2e.conftest import ServiceFactory, login, parse
@@ -276,7 +276,7 @@ def test_the_per_second_limit_paces_a_delivery(
                                send_per_second=10)
 
     started = time.monotonic()
-    assert sending.run_delivery(deps, delivery_id) == "completed"
+    assert delivery_engine.run_delivery(deps, delivery_id) == "completed"
 
     assert time.monotonic() - started >= 1.0  # 12 messages at 10 a second: 1.1 s at least
     assert [len(smtp.to(p)) for p in people] == [1] * 12
@@ -296,7 +296,7 @@ def test_the_hourly_limit_stops_a_delivery_when_the_accounts_hour_is_full(
     deps = dataclasses.replace(bootstrap.build_deps(server_settings, pool_size=1),
                                send_per_hour=3)
 
-    assert sending.run_delivery(deps, delivery_id) == "hourly limit"
+    assert delivery_engine.run_delivery(deps, delivery_id) == "hourly limit"
 
     assert sum(len(smtp.to(p)) for p in people) == 3
     assert _q(engine, "SELECT sent, status FROM deliveries WHERE id = :d", d=delivery_id) == [

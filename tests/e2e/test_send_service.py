@@ -17,7 +17,7 @@ import sqlalchemy as sa
 from mailup_soap import bootstrap
 from mailup_soap.config import Settings
 from mailup_soap.db import sending_repos
-from mailup_soap.service_layer import sending
+from mailup_soap.service_layer import delivery_engine
 from mailup_soap.service_layer.ports import MailerError
 from tests.conftest import AccountInfo, SmtpSink, free_port, run_jobs
 from tests.e2e.conftest import ServiceFactory, login, parse
@@ -300,7 +300,7 @@ def test_an_unreachable_smtp_server_marks_nothing_sent_and_the_delivery_is_retri
                                                        smtp_port=free_port()), pool_size=1)
 
     with pytest.raises(MailerError):
-        sending.run_delivery(nowhere, delivery_id)
+        delivery_engine.run_delivery(nowhere, delivery_id)
     states = _q(engine, "SELECT state FROM delivery_recipients WHERE delivery_id = :d",
                 d=delivery_id)
     run_jobs(server_settings, "send")  # the job, still queued, now gets through
@@ -316,7 +316,7 @@ class WorkerKilled(BaseException):
 def test_a_worker_killed_mid_delivery_resends_only_the_batch_in_flight(
         soap: ServiceFactory, account: AccountInfo, engine: sa.Engine, smtp: SmtpSink,
         server_settings: Settings, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(sending, "BATCH", 4)
+    monkeypatch.setattr(delivery_engine, "BATCH", 4)
     delivery_id, people = _delivery_for(soap, account, engine, 10)
     deps = bootstrap.build_deps(server_settings, pool_size=1)
     real_mark, marks = sending_repos.SendingRepository.mark, []
@@ -331,12 +331,12 @@ def test_a_worker_killed_mid_delivery_resends_only_the_batch_in_flight(
     monkeypatch.setattr(sending_repos.SendingRepository, "mark",
                         killed_before_recording_the_second_batch)
     with pytest.raises(WorkerKilled):
-        sending.run_delivery(deps, delivery_id)
+        delivery_engine.run_delivery(deps, delivery_id)
     monkeypatch.setattr(sending_repos.SendingRepository, "mark", real_mark)
     recorded = _q(engine, "SELECT count(*) FROM delivery_recipients WHERE delivery_id = :d "
                           "AND state = 'sent'", d=delivery_id)[0][0]
 
-    assert sending.run_delivery(deps, delivery_id) == "completed"
+    assert delivery_engine.run_delivery(deps, delivery_id) == "completed"
     received = [len(smtp.to(p)) for p in people]
     assert recorded == 4
     assert all(n >= 1 for n in received)  # nobody skipped

@@ -1,0 +1,101 @@
+"""The links inside delivered messages: signed click, open and unsubscribe URLs, what
+happens when they are followed, and List-Unsubscribe mails."""
+from __future__ import annotations
+
+import dataclasses
+import re
+import urllib.parse
+
+from mailup_soap import errors
+from mailup_soap.domain import lifecycle, tokens
+from mailup_soap.domain.model import ChangeSource, UnsubscribeReason
+from mailup_soap.service_layer.deps import Deps
+from mailup_soap.service_layer.subscriptions import apply_step
+
+TRACK_PATH = "/frontend/t"
+
+
+@dataclasses.dataclass(frozen=True)
+class TrackLink:
+    account_id: int
+    list_id: int
+    message_id: int
+    delivery_id: int
+    recipient_id: int
+    url: str | None = None
+
+
+def track_url(deps: Deps, kind: str, link: TrackLink) -> str:
+    payload = {"a": link.account_id, "l": link.list_id, "m": link.message_id,
+               "d": link.delivery_id, "r": link.recipient_id}
+    if link.url is not None:
+        payload["u"] = link.url  # type: ignore[assignment]
+    token = tokens.make(deps.secret_key, f"track-{kind}", payload)
+    return f"{deps.public_url.rstrip('/')}{TRACK_PATH}/{kind}?t={urllib.parse.quote(token)}"
+
+
+# -- tracking and unsubscription ---------------------------------------------------------
+
+
+def read_link(deps: Deps, kind: str, token: str) -> TrackLink:
+    payload = tokens.read(deps.secret_key, f"track-{kind}", token)
+    try:
+        return TrackLink(int(payload["a"]), int(payload["l"]), int(payload["m"]),
+                         int(payload["d"]), int(payload["r"]), payload.get("u"))
+    except (KeyError, TypeError, ValueError):
+        raise errors.InvalidToken("malformed token") from None
+
+
+def track(deps: Deps, kind: str, token: str, ip: str) -> TrackLink:
+    """An open (`o`) or a click (`c`): recorded; a click's URL is the one signed into the
+    link, so the redirect goes nowhere else."""
+    link = read_link(deps, kind, token)
+    with deps.uow() as uow:
+        uow.sending.track(link.account_id, link.delivery_id, link.recipient_id,
+                          "open" if kind == "o" else "click", link.url, ip, deps.clock.now())
+        uow.commit()
+    return link
+
+
+def unsubscribe_from_message(deps: Deps, kind: str, token: str) -> bool:
+    """The unsubscribe link's button (`u`, reason 2) or a List-Unsubscribe one-click POST
+    (`oneclick`, reason 32). True when the recipient was subscribed or pending."""
+    link = read_link(deps, kind, token)
+    reason = (UnsubscribeReason.UNSUBSCRIBE_LINK if kind == "u"
+              else UnsubscribeReason.LIST_UNSUBSCRIBE_LINK)
+    return _unsubscribe(deps, link, reason)
+
+
+_MAILTO_TOKEN = re.compile(r"[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]{20,}")
+
+
+def unsubscribe_by_mail(deps: Deps, subject: str) -> bool:
+    """A List-Unsubscribe mail (reason 64): its subject carries the signed token of the
+    mailto link (a reply may have added "Re:" and the like around it). True when someone was
+    unsubscribed; a subject without a valid token raises InvalidToken."""
+    found = _MAILTO_TOKEN.search(subject or "")
+    payload = tokens.read(deps.secret_key, "track-mailto", found.group(0) if found else "")
+    with deps.uow() as uow:
+        delivery = uow.sending.delivery(None, int(payload.get("d", 0)))
+    if delivery is None:
+        return False
+    link = TrackLink(delivery.account_id, delivery.list_id, delivery.message_id, delivery.id,
+                     int(payload.get("r", 0)))
+    return _unsubscribe(deps, link, UnsubscribeReason.LIST_UNSUBSCRIBE_MAIL)
+
+
+def _unsubscribe(deps: Deps, link: TrackLink, reason: UnsubscribeReason) -> bool:
+    with deps.uow() as uow:
+        lst = uow.lists.get(link.account_id, link.list_id)
+        recipient = uow.recipients.get(link.account_id, link.recipient_id)
+        if lst is None or recipient is None:
+            return False
+        state = uow.lifecycle.state(link.account_id, link.list_id, link.recipient_id)
+        current = lifecycle.Current(state.status, state.reason) if state else None
+        step = lifecycle.unsubscribe(current)
+        apply_step(uow, deps, lst, recipient, step, ChangeSource.RECIPIENT, reason=int(reason))
+        if step.outcome is lifecycle.Outcome.CHANGED:
+            uow.sending.set_optout_message(link.account_id, link.list_id, link.recipient_id,
+                                           link.message_id)
+        uow.commit()
+        return step.outcome is lifecycle.Outcome.CHANGED
