@@ -6,7 +6,7 @@ import uuid
 from collections.abc import Iterable
 
 from mailup_soap import errors
-from mailup_soap.domain import list_options
+from mailup_soap.domain import list_options, tokens
 from mailup_soap.domain.model import ChangeSource, Field, Group, MailingList, truncate_group_name
 from mailup_soap.service_layer.auth import authorize
 from mailup_soap.service_layer.deps import Caller, Credentials, Deps
@@ -243,3 +243,31 @@ def user_id_by_name(deps: Deps, cred: Credentials, username: str | None) -> int:
         if user is None or user.account_id != caller.account_id:
             raise errors.UserNotFound(username)
         return user.id
+
+
+# GetUserAccess / CheckUserHash: MailUp documents neither. Ours: GetUserAccess hands out a
+# signed hash naming the account and the user (a CRM can pass it along, e.g. in a link), and
+# CheckUserHash tells whether a hash is one of those, for that user, and still fresh.
+USER_HASH_HOURS = 24
+
+
+def user_access(deps: Deps, cred: Credentials, user_id: int) -> tuple[str, list[ListWithGroups]]:
+    """The user's hash and the lists the user works with (all of the account's)."""
+    found = get_lists_with_groups(deps, cred, user_id=user_id)
+    with deps.uow() as uow:
+        account_id = authorize(uow, deps, cred).account_id
+    issued = int(deps.clock.now().timestamp())
+    return tokens.make(deps.secret_key, "user-access",
+                       {"a": account_id, "u": user_id, "t": issued}), found
+
+
+def check_user_hash(deps: Deps, cred: Credentials, user_id: int, user_hash: str | None) -> bool:
+    with deps.uow() as uow:
+        account_id = authorize(uow, deps, cred).account_id
+    try:
+        payload = tokens.read(deps.secret_key, "user-access", user_hash or "")
+    except errors.InvalidToken:
+        return False
+    age = deps.clock.now().timestamp() - float(payload.get("t", 0))
+    return (payload.get("a"), payload.get("u")) == (account_id, user_id) and \
+        0 <= age <= USER_HASH_HOURS * 3600

@@ -163,11 +163,17 @@ def _credits_lists(deps: Deps, cred: Credentials, idList: int) -> Result:
 
 
 def _user_access(deps: Deps, cred: Credentials, userId: int) -> Result:
-    """GetUserAccess: the lists a user of the account works with (every list of the
-    account: users are not restricted to lists here)."""
-    found = lists.get_lists_with_groups(deps, cred, user_id=userId)
-    return Result([E.access(E.idUser(str(userId)), payloads.lists_element(
-        item.mailing_list for item in found))])
+    """GetUserAccess: the user's hash (see CheckUserHash) and the lists the user works with
+    (every list of the account: users are not restricted to lists here)."""
+    user_hash, found = lists.user_access(deps, cred, userId)
+    return Result([E.access(E.idUser(str(userId)), E.userHash(user_hash),
+                            payloads.lists_element(item.mailing_list for item in found))])
+
+
+def _check_user_hash(deps: Deps, cred: Credentials, userID: int,
+                     userHash: str | None) -> Result:
+    valid = lists.check_user_hash(deps, cred, userID, userHash)
+    return Result([E.user(E.idUser(str(userID)), E.valid("true" if valid else "false"))])
 
 
 def _queue_order(deps: Deps, cred: Credentials, scheduleID: int, Up: bool) -> Result:
@@ -284,7 +290,7 @@ OPERATIONS = [
     Op("GetCredits", [KEY], _credits),
     Op("GetCreditsLists", [KEY, ("idList", Int)], _credits_lists),
     Op("GetUserAccess", [("userId", Int), KEY], _user_access),
-    Op("CheckUserHash", [("userID", Int), ("userHash", String), KEY]),
+    Op("CheckUserHash", [("userID", Int), ("userHash", String), KEY], _check_user_hash),
     Op("GetTemplates", [KEY, LIST], _templates),
     Op("GetNewsletters", [KEY, LIST], _newsletters),
     Op("GetMessages", [KEY, LIST], _messages),

@@ -465,7 +465,7 @@ def test_set_newsletter_queue_order_swaps_a_delivery_with_its_neighbour(
     assert _code(first_up) == -1105
 
 
-def test_get_user_access_lists_the_lists_of_a_user_of_the_account(
+def test_get_user_access_gives_a_users_lists_and_a_hash_check_user_hash_recognises(
         soap: ServiceFactory, account: AccountInfo) -> None:
     key = login(soap, account, "Send")
     list_id = _list(soap, key)
@@ -474,7 +474,12 @@ def test_get_user_access_lists_the_lists_of_a_user_of_the_account(
 
     mine = parse(send.GetUserAccess(userId=user_id, accessKey=key))
     stranger = parse(send.GetUserAccess(userId=user_id + 100000, accessKey=key))
+    user_hash = mine.findtext("access/userHash") or ""
+    checked = [parse(send.CheckUserHash(userID=uid, userHash=h, accessKey=key)).findtext(
+        "user/valid") for uid, h in ((user_id, user_hash), (user_id + 1, user_hash),
+                                     (user_id, user_hash[:-2] + "xx"), (user_id, ""))]
 
     assert mine.findtext("access/idUser") == str(user_id)
     assert [lst.findtext("listID") for lst in mine.iter("list")] == [str(list_id)]
     assert _code(stranger) == -1103
+    assert checked == ["true", "false", "false", "false"]

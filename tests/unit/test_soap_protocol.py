@@ -241,11 +241,11 @@ def test_an_unknown_operation_is_a_client_fault(world: World) -> None:
 
 
 def test_an_operation_not_implemented_yet_is_a_server_fault(world: World) -> None:
-    send = SoapEndpoint(SERVICES[1], world.deps, "http://127.0.0.1:8080", MAX_BODY)
-    body = envelope(f'<CheckUserHash xmlns="{SERVICES_NS}"><userID>1</userID>'
-                    "<userHash>h</userHash><accessKey>k</accessKey></CheckUserHash>")
+    report = SoapEndpoint(SERVICES[3], world.deps, "http://127.0.0.1:8080", MAX_BODY)
+    body = envelope(f'<ReportByMessage xmlns="{SERVICES_NS}"><accessKey>k</accessKey>'
+                    "<listID>1</listID><messageID>1</messageID></ReportByMessage>")
 
-    assert post(send, body).fault(SOAP11) == "soap11env:Server.NotImplemented"
+    assert post(report, body).fault(SOAP11) == "soap11env:Server.NotImplemented"
 
 
 @pytest.mark.parametrize("with_length", [True, False], ids=["Content-Length", "no length"])

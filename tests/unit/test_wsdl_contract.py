@@ -27,8 +27,7 @@ ADDED = {
 # Answered with Server.NotImplemented until the issue that builds them lands.
 NOT_IMPLEMENTED = {
     "WSMailUpImport": set(),
-    "MailupSend": {
-        "CheckUserHash"},
+    "MailupSend": set(),
     "MailupManage": set(),
     "MailupReport": {"ReportByUser", "ReportByUserEN", "ReportByMessage", "ReportByMessageEN"},
 }
