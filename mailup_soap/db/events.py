@@ -15,9 +15,14 @@ from mailup_soap.domain.model import PERSONAL_FIELD_COUNT, ChangeSource, EventTy
 DELIVER_TASK = "mailup:deliver_webhook"
 WEBHOOK_QUEUE = "webhooks"
 
-_FIELDS = ", ".join(f"'{i}', r.field{i}" for i in range(1, PERSONAL_FIELD_COUNT + 1))
+# The fields present, as one JSON text parsed once: concat_ws skips the NULL fields. About
+# 3x cheaper per event than jsonb_strip_nulls(jsonb_build_object(...39 pairs...)), and the
+# same jsonb value (jsonb orders keys whatever order they are written in).
+_FIELDS = ("('{' || concat_ws(',', " + ", ".join(
+    f"'\"{i}\":' || to_json(r.field{i})" for i in range(1, PERSONAL_FIELD_COUNT + 1))
+    + ") || '}')::jsonb")
 
-# {recipients} is one of the fixed filters below, never caller text.
+# {recipients} is one of the fixed filters below or `ids_in`, never caller text.
 _RECORD = """
 WITH ev AS (
     INSERT INTO events (account_id, list_id, recipient_id, type, source, reason, email,
@@ -25,23 +30,21 @@ WITH ev AS (
     SELECT r.account_id, :list_id, r.id, :type, :source, :reason, r.email, r.mobile_prefix,
            r.mobile_number,
            jsonb_build_object(
-               'fields', jsonb_strip_nulls(jsonb_build_object(""" + _FIELDS + """)),
-               'groups', COALESCE((SELECT jsonb_agg(gm.group_id ORDER BY gm.group_id)
-                                   FROM group_members gm JOIN groups g
-                                     ON g.account_id = gm.account_id AND g.id = gm.group_id
-                                   WHERE gm.account_id = r.account_id
-                                     AND gm.recipient_id = r.id AND g.list_id = :list_id),
-                                  '[]'::jsonb)),
+               'fields', """ + _FIELDS + """,
+               'groups', {groups}),
            :now
-    FROM recipients r
-    WHERE r.account_id = :account_id AND {recipients}
+    FROM {recipients}
     RETURNING id, account_id, list_id, type, source
+), wh AS MATERIALIZED (
+    -- Every event of the statement has the same account, list, type and source: the
+    -- matching webhooks are found once, not by an index lookup per event.
+    SELECT w.id FROM webhooks w
+    WHERE w.account_id = :account_id AND w.list_id = :list_id AND w.active
+      AND :type = ANY (w.events) AND :source = ANY (w.sources)
 ), dl AS (
     INSERT INTO webhook_deliveries (webhook_id, event_id, msg_id, next_attempt_at)
-    SELECT w.id, ev.id, 'msg_' || ev.id || '_' || w.id, :now
-    FROM ev JOIN webhooks w
-      ON w.account_id = ev.account_id AND w.list_id = ev.list_id AND w.active
-     AND ev.type = ANY (w.events) AND ev.source = ANY (w.sources)
+    SELECT wh.id, ev.id, 'msg_' || ev.id || '_' || wh.id, :now
+    FROM wh CROSS JOIN ev
     RETURNING id
 )
 SELECT (SELECT count(*) FROM ev),
@@ -51,23 +54,49 @@ SELECT (SELECT count(*) FROM ev),
            FROM dl))
 """
 
-ONE_RECIPIENT = "r.id = :recipient_id"
-LIST_SUBSCRIBERS = ("r.id IN (SELECT s.recipient_id FROM subscriptions s "
-                    "WHERE s.account_id = :account_id AND s.list_id = :list_id)")
-GROUP_MEMBERS_IN_LIST = (
+_GROUPS = """COALESCE((SELECT jsonb_agg(gm.group_id ORDER BY gm.group_id)
+                     FROM group_members gm JOIN groups g
+                       ON g.account_id = gm.account_id AND g.id = gm.group_id
+                     WHERE gm.account_id = r.account_id
+                       AND gm.recipient_id = r.id AND g.list_id = :list_id),
+                    '[]'::jsonb)"""
+
+
+def _where(condition: str) -> str:
+    return f"recipients r WHERE r.account_id = :account_id AND {condition}"
+
+
+def ids_in(ids_query: str) -> str:
+    """The recipients whose ids `ids_query` (fixed SQL, one column) selects, looked up one by
+    one by primary key: a plan that stays linear whatever the planner believes about the
+    account's size (`r.id = ANY (ARRAY(...))` became a filter over the account's rows, with
+    the whole array compared per row, once statistics said the account was small). OFFSET 0
+    keeps the lookup a lookup: flattened, it became a hash join over all the account's
+    recipients, once per batch."""
+    return (f"({ids_query}) AS b(id) CROSS JOIN LATERAL (SELECT * FROM recipients r "
+            "WHERE r.account_id = :account_id AND r.id = b.id OFFSET 0) AS r")
+
+
+ONE_RECIPIENT = _where("r.id = :recipient_id")
+LIST_SUBSCRIBERS = _where("r.id IN (SELECT s.recipient_id FROM subscriptions s "
+                           "WHERE s.account_id = :account_id AND s.list_id = :list_id)")
+GROUP_MEMBERS_IN_LIST = _where(
     "r.id IN (SELECT s.recipient_id FROM subscriptions s JOIN group_members m "
     "ON m.account_id = s.account_id AND m.recipient_id = s.recipient_id "
     "WHERE s.account_id = :account_id AND s.list_id = :list_id AND m.group_id = :group_id)")
-PENDING_BEFORE = ("r.id IN (SELECT s.recipient_id FROM subscriptions s "
-                  "WHERE s.account_id = :account_id AND s.list_id = :list_id "
-                  "AND s.status = 'pending' AND s.requested_at < :cutoff)")
+PENDING_BEFORE = _where("r.id IN (SELECT s.recipient_id FROM subscriptions s "
+                         "WHERE s.account_id = :account_id AND s.list_id = :list_id "
+                         "AND s.status = 'pending' AND s.requested_at < :cutoff)")
 
 
 def record(conn: Connection, account_id: int, list_id: int, event: EventType,
            source: ChangeSource, now: dt.datetime, recipients: str = ONE_RECIPIENT,
-           reason: int | None = None, **params: object) -> int:
-    """Record `event` for the recipients the filter selects; returns how many."""
-    sql = sa.text(_RECORD.replace("{recipients}", recipients))
+           reason: int | None = None, list_has_groups: bool = True, **params: object) -> int:
+    """Record `event` for the recipients the filter selects; returns how many. A caller that
+    knows the list has no groups says so: the snapshot's groups are then `[]` without a
+    lookup per recipient."""
+    sql = sa.text(_RECORD.replace("{recipients}", recipients)
+                  .replace("{groups}", _GROUPS if list_has_groups else "'[]'::jsonb"))
     row = conn.execute(sql, {"account_id": account_id, "list_id": list_id, "type": event.value,
                              "source": source.value, "reason": reason, "now": now,
                              "queue": WEBHOOK_QUEUE, "task": DELIVER_TASK, **params}).one()

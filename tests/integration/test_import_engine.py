@@ -551,3 +551,79 @@ def test_a_worker_killed_mid_process_leaves_no_half_batch_and_the_retry_ends_lik
     assert _snapshot(engine, account.console_id, lst.id) == _snapshot(
         engine, clean_account.console_id, clean_list.id)
     assert _staged_rows(engine, process_id) == 0
+
+
+# -- the references checked per statement (migration 0006) ------------------------------------
+
+
+def _insert(engine: sa.Engine, sql: str, **params: Any) -> None:
+    with engine.begin() as conn:
+        conn.execute(sa.text(sql), params)
+
+
+def test_a_subscription_to_a_recipient_of_another_account_is_refused(
+        deps: Deps, engine: sa.Engine, account: AccountInfo) -> None:
+    lst = _list(deps, account)
+    other = new_account(deps)
+    _import(deps, other, _list(deps, other), _doc(_row(email := _email())))
+    foreign_id = _recipients(engine, other.console_id)[email].id
+
+    with pytest.raises(sa.exc.IntegrityError, match="foreign key"):
+        _insert(engine, "INSERT INTO subscriptions (account_id, list_id, recipient_id, status) "
+                        "VALUES (:a, :l, :r, 'subscribed')",
+                a=account.console_id, l=lst.id, r=foreign_id)
+
+
+@pytest.mark.parametrize("sql", [
+    "INSERT INTO subscriptions (account_id, list_id, recipient_id, status) "
+    "VALUES (:a, 987654, :r, 'subscribed')",
+    "INSERT INTO group_members (account_id, group_id, recipient_id) VALUES (:a, 987654, :r)",
+    "INSERT INTO recipients (account_id, email) VALUES (987654321, 'x@example.test')",
+    "INSERT INTO events (account_id, list_id, type, source, occurred_at) "
+    "VALUES (987654321, 1, 'removed', 'API', now())",
+    "INSERT INTO import_rows (process_id, row_no) VALUES (987654321, 1)",
+])
+def test_a_row_whose_parent_does_not_exist_is_refused(
+        deps: Deps, engine: sa.Engine, account: AccountInfo, sql: str) -> None:
+    _import(deps, account, _list(deps, account), _doc(_row(email := _email())))
+    recipient_id = _recipients(engine, account.console_id)[email].id
+
+    with pytest.raises(sa.exc.IntegrityError, match="foreign key"):
+        _insert(engine, sql, a=account.console_id, r=recipient_id)
+
+
+def test_the_key_of_a_subscription_or_a_recipient_never_changes(
+        deps: Deps, engine: sa.Engine, account: AccountInfo) -> None:
+    lst = _list(deps, account)
+    _import(deps, account, lst, _doc(_row(email := _email()), _row(_email())))
+    ids = sorted(row.id for row in _recipients(engine, account.console_id).values())
+    other = new_account(deps)
+
+    with pytest.raises(sa.exc.IntegrityError):
+        _insert(engine, "UPDATE subscriptions SET recipient_id = :b "
+                        "WHERE account_id = :a AND recipient_id = :r",
+                a=account.console_id, r=ids[0], b=ids[1])
+    with pytest.raises(sa.exc.IntegrityError):
+        _insert(engine, "UPDATE recipients SET account_id = :o WHERE account_id = :a",
+                a=account.console_id, o=other.console_id)
+    assert _statuses(engine, account.console_id, lst.id)[email] == "subscribed"
+
+
+def test_deleting_a_recipient_or_an_account_deletes_what_refers_to_it(
+        deps: Deps, engine: sa.Engine, account: AccountInfo) -> None:
+    lst = _list(deps, account)
+    group = _group(deps, account, lst, "G")
+    _import(deps, account, lst, _doc(_row(gone := _email()), _row(kept := _email())),
+            group_ids=(group,))
+    gone_id = _recipients(engine, account.console_id)[gone].id
+
+    _insert(engine, "DELETE FROM recipients WHERE account_id = :a AND id = :r",
+            a=account.console_id, r=gone_id)
+    after_recipient = (_statuses(engine, account.console_id, lst.id),
+                       _memberships(engine, account.console_id))
+    _insert(engine, "DELETE FROM accounts WHERE id = :a", a=account.console_id)
+
+    assert after_recipient == ({kept: "subscribed"}, {kept: {"G"}})
+    for table in ("recipients", "subscriptions", "group_members", "events"):
+        assert _query(engine, f"SELECT 1 FROM {table} WHERE account_id = :a",
+                      a=account.console_id) == []
