@@ -530,7 +530,7 @@ def build_parser() -> argparse.ArgumentParser:
     worker = sub.add_parser("worker", help="run a procrastinate worker")
     worker.add_argument("--concurrency", type=int, default=2)
     worker.add_argument("--queue", action="append", help="only this queue (repeat for more): "
-                        "imports, send, mail, webhooks, sync, maintenance; default all")
+                        "imports, send, sms, mail, webhooks, sync, maintenance; default all")
     worker.set_defaults(func=cmd_worker)
     sub.add_parser("migrate", help="apply the database migrations").set_defaults(func=cmd_migrate)
     sub.add_parser("seed-demo", help="create the demo account if missing and print its "
