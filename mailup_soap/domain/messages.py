@@ -297,9 +297,9 @@ def address(name: str, email: str) -> str:
 def _qp(text: str) -> str:
     import binascii
 
-    body = text.replace("\r\n", "\n").replace("\r", "\n").replace("\n", "\r\n")
-    return binascii.b2a_qp(body.encode("utf-8")).decode("ascii").replace("\r\n", "\n") \
-        .replace("\n", _CRLF)
+    # Encoded with bare LF line breaks (a CR would be quoted as =0D), sent with CRLF.
+    body = text.replace("\r\n", "\n").replace("\r", "\n")
+    return binascii.b2a_qp(body.encode("utf-8")).decode("ascii").replace("\n", _CRLF)
 
 
 def mime(headers: list[tuple[str, str]], text: str, html_body: str, boundary: str) -> bytes:

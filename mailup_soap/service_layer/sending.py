@@ -272,13 +272,17 @@ def _split(options: list[tuple[str, str]]) -> tuple[list[tuple[str, str]],
 def send_newsletter_fast(deps: Deps, cred: Credentials, list_id: int, subject: str | None,
                          kind: str | None, content: str | None,
                          options: list[tuple[str, str]]) -> tuple[int, msg.Delivery]:
-    """SendNewsletterFast: create the message and send it, in one call."""
+    """SendNewsletterFast: create the message and send it, in one transaction (a send that
+    is refused leaves no message behind)."""
     message_options, send_options = _split(options)
-    opts = msg.send_options(dict(send_options))  # checked before anything is created
-    message_id = create_newsletter(deps, cred, list_id, subject, kind, content,
-                                   message_options)
+    opts = msg.send_options(dict(send_options))
+    _caller_list(deps, cred, list_id)  # credentials first: a URL is fetched next
+    subject_, type_, html, message_opts = _content(deps, subject, kind, content,
+                                                   message_options)
     with deps.uow() as uow:
         caller = authorize(uow, deps, cred)
+        message_id = uow.sending.add_message(caller.account_id, list_id, subject_, type_, html,
+                                             message_opts, deps.clock.now())
         delivery = _deliver(uow, deps, caller.account_id, list_id, message_id, opts)
         uow.commit()
     return message_id, delivery
@@ -289,7 +293,8 @@ def send_single(deps: Deps, cred: Credentials, list_id: int, subject: str | None
                 options: list[tuple[str, str]]) -> tuple[int, msg.Delivery]:
     """SendSingleNewsletter: one message to one address (type ID: content is the id of a
     message of the list). An address new to the list is subscribed first, as MailUp does;
-    someone unsubscribed or still pending is not sent to."""
+    someone unsubscribed or still pending is not sent to. One transaction: a refused send
+    creates nothing (no message, no recipient)."""
     try:
         email = normalize_email(recipient_email)
     except errors.InvalidContact as exc:
@@ -299,17 +304,23 @@ def send_single(deps: Deps, cred: Credentials, list_id: int, subject: str | None
     message_options, send_options = _split(options)
     opts = dataclasses.replace(msg.send_options(dict(send_options) | {"send_to": "ALL"}),
                                send_to=msg.SendTo.RECIPIENTS, recipients=(email.lower(),))
-    if (kind or "").strip().upper() == "ID":
+    by_id = (kind or "").strip().upper() == "ID"
+    new_message = None
+    if by_id:
         raw = (content or "").strip()
         if not (raw.isascii() and raw.isdigit()):
             raise errors.InvalidArgument("content", "type ID needs a message id")
-        message_id = newsletter(deps, cred, list_id, int(raw)).id
     else:
-        message_id = create_newsletter(deps, cred, list_id, subject, kind, content,
-                                       message_options)
+        _caller_list(deps, cred, list_id)  # credentials first: a URL is fetched next
+        new_message = _content(deps, subject, kind, content, message_options)
     with deps.uow() as uow:
         caller = authorize(uow, deps, cred)
         lst = checked_list(uow, caller, list_id, None)
+        if new_message is None:
+            message_id = int((content or "").strip())
+        else:
+            message_id = uow.sending.add_message(caller.account_id, list_id, *new_message,
+                                                 deps.clock.now())
         recipient = uow.recipients.find(caller.account_id, email, None)
         if recipient is None:
             recipient = uow.recipients.add(caller.account_id, email, None, {})
@@ -481,15 +492,21 @@ def stop_delivery(deps: Deps, cred: Credentials) -> list[int]:
 
 
 def start_delivery(deps: Deps, cred: Credentials) -> list[int]:
-    """StartDelivery: resume the account's paused deliveries."""
+    """StartDelivery: resume the account's paused deliveries where they stopped; one paused
+    before it started goes back to its schedule."""
     with deps.uow() as uow:
         caller = authorize(uow, deps, cred)
-        ids = uow.sending.of_account(caller.account_id, (msg.DeliveryStatus.PAUSED,))
-        for delivery_id in ids:
-            uow.sending.set_status(delivery_id, msg.DeliveryStatus.SENDING, deps.clock.now())
-            _queue(uow, delivery_id, deps.clock.now(), deps.clock.now())
+        paused = uow.sending.deliveries(caller.account_id,
+                                        statuses=(msg.DeliveryStatus.PAUSED,))
+        now = deps.clock.now()
+        for delivery in paused:
+            when = max(delivery.scheduled_at, now)
+            status = (msg.DeliveryStatus.SCHEDULED if delivery.started_at is None
+                      else msg.DeliveryStatus.SENDING)
+            uow.sending.set_status(delivery.id, status, now)
+            _queue(uow, delivery.id, when, now)
         uow.commit()
-        return ids
+        return [d.id for d in paused]
 
 
 # -- SendMessageNL: recipients from a file on the account's FTP site ---------------------

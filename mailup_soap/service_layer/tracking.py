@@ -46,10 +46,20 @@ def read_link(deps: Deps, kind: str, token: str) -> TrackLink:
         raise errors.InvalidToken("malformed token") from None
 
 
+def _redirectable(url: str | None) -> bool:
+    """An absolute http(s) URL with no control characters (they would split the Location
+    header): anything else in a message's href is not followed."""
+    if not url or not url.startswith(("http://", "https://")):
+        return False
+    return not any(ord(c) < 32 or ord(c) == 127 for c in url)
+
+
 def track(deps: Deps, kind: str, token: str, ip: str) -> TrackLink:
     """An open (`o`) or a click (`c`): recorded; a click's URL is the one signed into the
     link, so the redirect goes nowhere else."""
     link = read_link(deps, kind, token)
+    if kind == "c" and not _redirectable(link.url):
+        raise errors.InvalidToken("the link's address cannot be redirected to")
     with deps.uow() as uow:
         uow.sending.track(link.account_id, link.delivery_id, link.recipient_id,
                           "open" if kind == "o" else "click", link.url, ip, deps.clock.now())

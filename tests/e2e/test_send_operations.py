@@ -91,6 +91,8 @@ def test_send_single_newsletter_subscribes_a_new_address_and_refuses_an_unsubscr
     run_jobs(server_settings, "send")
 
     assert (_code(created), _code(by_id), _code(refused), _code(bad)) == (0, 0, -1105, -1105)
+    assert len(_q(engine, "SELECT id FROM messages WHERE account_id = :a",
+                  a=account.console_id)) == 1  # the refused sends left no message behind
     assert len(smtp.to(newcomer)) == 2 and smtp.to(gone) == []
     assert _q(engine, """SELECT s.status FROM subscriptions s JOIN recipients r
                          ON r.account_id = s.account_id AND r.id = s.recipient_id
@@ -483,3 +485,31 @@ def test_get_user_access_gives_a_users_lists_and_a_hash_check_user_hash_recognis
     assert [lst.findtext("listID") for lst in mine.iter("list")] == [str(list_id)]
     assert _code(stranger) == -1103
     assert checked == ["true", "false", "false", "false"]
+
+
+def test_a_scheduled_delivery_paused_and_resumed_keeps_its_schedule(
+        soap: ServiceFactory, account: AccountInfo, engine: sa.Engine, smtp: SmtpSink,
+        server_settings: Settings) -> None:
+    key = login(soap, account, "Send")
+    list_id = _list(soap, key)
+    who = _email("later")
+    _subscribe(engine, account.console_id, list_id, who, "subscribed")
+    send = soap("Send")
+    later = dt.datetime.now(dt.UTC) + dt.timedelta(days=1)
+    delivery_id = int(parse(send.SendNewsletter(
+        accessKey=key, listID=list_id, newsletterID=_newsletter(soap, key, list_id),
+        options=_options(send_to="ALL", deliverydt=f"{later:%Y%m%d%H%M%S}")))
+        .findtext("deliveryID") or 0)
+
+    send.StopDelivery(accessKey=key)
+    send.StartDelivery(accessKey=key)
+    run_jobs(server_settings, "send")
+    queued = parse(send.GetNewsletterQueues(accessKey=key, listID=list_id))
+
+    assert [(q.findtext("deliveryID"), q.findtext("status"), q.findtext("deliverydt"))
+            for q in queued.iter("queue")] == [
+        (str(delivery_id), "SCHEDULED", f"{later:%Y%m%d%H%M%S}")]
+    assert smtp.to(who) == []
+    assert _q(engine, "SELECT count(*) FROM procrastinate_jobs WHERE lock = :l "
+                      "AND status = 'todo' AND scheduled_at > now()",
+              l=f"delivery-{delivery_id}") == [(1,)]
