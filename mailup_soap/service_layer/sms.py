@@ -224,14 +224,19 @@ def stop_deliveries(deps: Deps, cred: Credentials) -> list[int]:
 
 
 def start_deliveries(deps: Deps, cred: Credentials) -> list[int]:
-    """StartDeliverySMS: resume the account's paused SMS deliveries."""
+    """StartDeliverySMS: resume the account's paused SMS deliveries where they stopped; one
+    paused before it started goes back to its schedule."""
     with deps.uow() as uow:
         caller = authorize(uow, deps, cred)
         ids = uow.sms.of_account(caller.account_id, (msg.DeliveryStatus.PAUSED,))
+        now = deps.clock.now()
         for delivery_id in ids:
-            uow.sms.set_status(delivery_id, msg.DeliveryStatus.SENDING, deps.clock.now())
-            uow.jobs.defer(SMS_TASK, SMS_QUEUE, {"delivery_id": delivery_id},
-                           lock=f"sms-delivery-{delivery_id}")
+            delivery = uow.sms.delivery(caller.account_id, delivery_id)
+            assert delivery is not None
+            status = (msg.DeliveryStatus.SCHEDULED if delivery.started_at is None
+                      else msg.DeliveryStatus.SENDING)
+            uow.sms.set_status(delivery_id, status, now)
+            _queue(uow, delivery_id, max(delivery.scheduled_at, now), now)
         uow.commit()
         return ids
 
