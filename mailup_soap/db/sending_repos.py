@@ -30,6 +30,26 @@ _CREDITS = {"email": "email_credits", "sms": "sms_credits"}  # never caller text
 _FIELDS = ", ".join(f"r.field{i}" for i in range(1, PERSONAL_FIELD_COUNT + 1))
 
 
+def audience(contact: str, listed: str, send_to: SendTo, exclude: bool) -> list[str]:
+    """The WHERE conditions (over subscriptions s joined to recipients r, parameters :a, :l,
+    :groups, :exclude) picking a delivery's recipients: the list's subscribers who have the
+    channel's contact, the `listed` ones for RECIPIENTS, members of :groups for GROUPS, and
+    never members of :exclude. Shared by the email and SMS repositories; fixed text only."""
+    where = ["s.account_id = :a", "s.list_id = :l", "s.status = 'subscribed'", contact]
+    if send_to is SendTo.RECIPIENTS:
+        where.append(listed)
+    if send_to is SendTo.GROUPS:
+        where.append("EXISTS (SELECT 1 FROM group_members m JOIN groups g "
+                     "ON g.account_id = m.account_id AND g.id = m.group_id "
+                     "WHERE m.account_id = :a AND m.recipient_id = r.id AND g.list_id = :l"
+                     " AND m.group_id = ANY (CAST(:groups AS integer[])))")
+    if exclude:
+        where.append("NOT EXISTS (SELECT 1 FROM group_members m "
+                     "WHERE m.account_id = :a AND m.recipient_id = r.id "
+                     "AND m.group_id = ANY (CAST(:exclude AS integer[])))")
+    return where
+
+
 def _message(row: Any) -> Message:
     return Message(row.id, row.account_id, row.list_id, row.subject,
                    ContentType(row.content_type), row.html, row.note, row.dynamic_fields,
@@ -84,19 +104,9 @@ class SendingRepository(_Repo, uow.SendingRepository):
             account_id=account_id, list_id=message.list_id, message_id=message.id,
             status=DeliveryStatus.SCHEDULED.value, from_email=from_email, from_name=from_name,
             created_at=now, scheduled_at=scheduled_at).returning(_d.id)).scalar_one())
-        where = ["s.account_id = :a", "s.list_id = :l", "s.status = 'subscribed'",
-                 "r.email IS NOT NULL"]
-        if opts.send_to is SendTo.RECIPIENTS:
-            where.append("lower(r.email) = ANY (CAST(:emails AS text[]))")
-        if opts.send_to is SendTo.GROUPS:
-            where.append("EXISTS (SELECT 1 FROM group_members m JOIN groups g "
-                         "ON g.account_id = m.account_id AND g.id = m.group_id "
-                         "WHERE m.account_id = :a AND m.recipient_id = r.id AND g.list_id = :l"
-                         " AND m.group_id = ANY (CAST(:groups AS integer[])))")
-        if opts.exclude_groups:
-            where.append("NOT EXISTS (SELECT 1 FROM group_members m "
-                         "WHERE m.account_id = :a AND m.recipient_id = r.id "
-                         "AND m.group_id = ANY (CAST(:exclude AS integer[])))")
+        where = audience("r.email IS NOT NULL",
+                         "lower(r.email) = ANY (CAST(:emails AS text[]))",
+                         opts.send_to, bool(opts.exclude_groups))
         self.conn.execute(sa.text(f"""
             WITH picked AS (
                 INSERT INTO delivery_recipients (delivery_id, recipient_id)

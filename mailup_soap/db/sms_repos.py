@@ -9,7 +9,8 @@ import sqlalchemy as sa
 
 from mailup_soap.db import tables as t
 from mailup_soap.db.repositories import _Repo
-from mailup_soap.domain.messages import ContentType, DeliveryStatus, SendTo
+from mailup_soap.db.sending_repos import audience
+from mailup_soap.domain.messages import ContentType, DeliveryStatus
 from mailup_soap.domain.model import PERSONAL_FIELD_COUNT
 from mailup_soap.domain.sms import Sms, SmsAddressee, SmsDelivery, SmsSendOptions
 from mailup_soap.service_layer import unit_of_work as uow
@@ -66,19 +67,9 @@ class SmsRepository(_Repo, uow.SmsRepository):
                         now: dt.datetime) -> SmsDelivery:
         delivery_id = self._new_delivery(account_id, list_id, sms_id, None, sender,
                                          scheduled_at, now)
-        where = ["s.account_id = :a", "s.list_id = :l", "s.status = 'subscribed'",
-                 "r.mobile_number IS NOT NULL"]
-        if opts.send_to is SendTo.RECIPIENTS:
-            where.append("r.mobile_number = ANY (CAST(:numbers AS text[]))")
-        if opts.send_to is SendTo.GROUPS:
-            where.append("EXISTS (SELECT 1 FROM group_members m JOIN groups g "
-                         "ON g.account_id = m.account_id AND g.id = m.group_id "
-                         "WHERE m.account_id = :a AND m.recipient_id = r.id AND g.list_id = :l"
-                         " AND m.group_id = ANY (CAST(:groups AS integer[])))")
-        if opts.exclude_groups:
-            where.append("NOT EXISTS (SELECT 1 FROM group_members m "
-                         "WHERE m.account_id = :a AND m.recipient_id = r.id "
-                         "AND m.group_id = ANY (CAST(:exclude AS integer[])))")
+        where = audience("r.mobile_number IS NOT NULL",
+                         "r.mobile_number = ANY (CAST(:numbers AS text[]))",
+                         opts.send_to, bool(opts.exclude_groups))
         # Two recipients may share a phone: the number gets the SMS once (the first on file).
         self.conn.execute(sa.text(f"""
             WITH picked AS (

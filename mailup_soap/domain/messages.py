@@ -76,8 +76,25 @@ class SendOptions:
     delivery_at: dt.datetime | None = None  # None: now
 
 
+class Progress:
+    """What an email or SMS delivery has done of its recipients (mixed into both)."""
+
+    total: int
+    sent: int
+    failed: int
+    skipped: int
+
+    @property
+    def done(self) -> int:
+        return self.sent + self.failed + self.skipped
+
+    @property
+    def to_send(self) -> int:
+        return self.total - self.done
+
+
 @dataclasses.dataclass(frozen=True)
-class Delivery:
+class Delivery(Progress):
     id: int
     account_id: int
     list_id: int
@@ -92,14 +109,6 @@ class Delivery:
     scheduled_at: dt.datetime
     started_at: dt.datetime | None
     completed_at: dt.datetime | None
-
-    @property
-    def done(self) -> int:
-        return self.sent + self.failed + self.skipped
-
-    @property
-    def to_send(self) -> int:
-        return self.total - self.done
 
 
 @dataclasses.dataclass(frozen=True)

@@ -198,7 +198,7 @@ class Sms:
 
 
 @dataclasses.dataclass(frozen=True)
-class SmsDelivery:
+class SmsDelivery(msg.Progress):
     id: int
     account_id: int
     list_id: int
@@ -213,14 +213,6 @@ class SmsDelivery:
     scheduled_at: dt.datetime
     started_at: dt.datetime | None
     completed_at: dt.datetime | None
-
-    @property
-    def done(self) -> int:
-        return self.sent + self.failed + self.skipped
-
-    @property
-    def to_send(self) -> int:
-        return self.total - self.done
 
 
 @dataclasses.dataclass(frozen=True)
