@@ -22,13 +22,12 @@ from mailup_soap.service_layer import delivery_engine, sending
 from mailup_soap.service_layer.deps import AccessKey
 from tests.conftest import AccountInfo, SmtpSink, run_jobs
 from tests.e2e.conftest import ServiceFactory, login, parse
-from tests.e2e.test_send_service import _email, _list, _newsletter, _options, _q, _subscribe
+from tests.e2e.send_helpers import code as _code
+from tests.e2e.send_helpers import options as _options
+from tests.e2e.send_helpers import query as _q
+from tests.e2e.test_send_service import _email, _list, _newsletter, _subscribe
 
 pytestmark = pytest.mark.e2e
-
-
-def _code(doc: Any) -> int:
-    return int(doc.findtext("errorCode"))
 
 
 def test_send_newsletter_fast_creates_the_message_and_sends_it(

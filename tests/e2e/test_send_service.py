@@ -21,6 +21,10 @@ from mailup_soap.service_layer import delivery_engine
 from mailup_soap.service_layer.ports import MailerError
 from tests.conftest import AccountInfo, SmtpSink, free_port, run_jobs
 from tests.e2e.conftest import ServiceFactory, login, parse
+from tests.e2e.send_helpers import code as _code
+from tests.e2e.send_helpers import new_list, subscribe
+from tests.e2e.send_helpers import options as _options
+from tests.e2e.send_helpers import query as _q
 
 pytestmark = pytest.mark.e2e
 
@@ -28,39 +32,17 @@ HTML = ('<html><body><p>Hello [campo1] ([email])</p>'
         '<p><a href="https://shop.example/sale?x=1&amp;y=2">Sale</a></p></body></html>')
 
 
-def _options(**pairs: str) -> dict[str, Any]:
-    return {"Option": [{"Key": k, "Value": v} for k, v in pairs.items()]}
-
-
 def _email(tag: str) -> str:
     return f"{tag}-{secrets.token_hex(4)}@example.test"
 
 
 def _list(soap: ServiceFactory, key: str) -> int:
-    doc = parse(soap("Manage").CreateList(accessKey=key, name="Newsletter",
-                                          defaultSettings="", copyTemplate=False, options=None))
-    return int(doc.findtext("list/listID") or 0)
+    return new_list(soap, key)
 
 
 def _subscribe(engine: sa.Engine, account_id: int, list_id: int, who: str, status: str,
                name: str = "") -> int:
-    with engine.begin() as conn:
-        rid = conn.execute(sa.text(
-            "INSERT INTO recipients (account_id, email, field1) VALUES (:a, :e, :n) "
-            "RETURNING id"), {"a": account_id, "e": who, "n": name or None}).scalar_one()
-        conn.execute(sa.text(
-            "INSERT INTO subscriptions (account_id, list_id, recipient_id, status) "
-            "VALUES (:a, :l, :r, :s)"), {"a": account_id, "l": list_id, "r": rid, "s": status})
-    return int(rid)
-
-
-def _q(engine: sa.Engine, sql: str, **params: Any) -> list[sa.Row[Any]]:
-    with engine.connect() as conn:
-        return list(conn.execute(sa.text(sql), params))
-
-
-def _code(doc: Any) -> int:
-    return int(doc.findtext("errorCode"))
+    return subscribe(engine, account_id, list_id, who, status, name)
 
 
 def _newsletter(soap: ServiceFactory, key: str, list_id: int, subject: str = "News for [campo1]",

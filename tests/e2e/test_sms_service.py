@@ -21,6 +21,10 @@ from mailup_soap.service_layer import sms
 from mailup_soap.service_layer.ports import SmsGatewayError
 from tests.conftest import AccountInfo, _QuietHandler, _ThreadingServer, free_port, run_jobs
 from tests.e2e.conftest import BINDINGS, PATHS, ServiceFactory, login, parse, reference_client
+from tests.e2e.send_helpers import code as _code
+from tests.e2e.send_helpers import new_list, subscribe
+from tests.e2e.send_helpers import options as _options
+from tests.e2e.send_helpers import query as _q
 from tests.receiver import ReceivedRequest, Receiver
 
 pytestmark = pytest.mark.e2e
@@ -75,41 +79,17 @@ def _work(settings: Settings, gw: Receiver) -> None:
     run_jobs(_through(settings, gw), "sms")
 
 
-def _options(**pairs: str) -> dict[str, Any]:
-    return {"Option": [{"Key": k, "Value": v} for k, v in pairs.items()]}
-
-
 def _number() -> str:
     return "+39333" + "".join(secrets.choice("0123456789") for _ in range(7))
 
 
 def _list(soap: ServiceFactory, key: str) -> int:
-    doc = parse(soap("Manage").CreateList(accessKey=key, name="SMS", defaultSettings="",
-                                          copyTemplate=False, options=None))
-    return int(doc.findtext("list/listID") or 0)
+    return new_list(soap, key, "SMS")
 
 
 def _subscribe(engine: sa.Engine, account_id: int, list_id: int, mobile: str | None,
                status: str = "subscribed", name: str = "") -> int:
-    with engine.begin() as conn:
-        rid = conn.execute(sa.text(
-            "INSERT INTO recipients (account_id, email, mobile_number, field1) "
-            "VALUES (:a, :e, :m, :n) RETURNING id"),
-            {"a": account_id, "e": f"p-{secrets.token_hex(5)}@example.test", "m": mobile,
-             "n": name or None}).scalar_one()
-        conn.execute(sa.text(
-            "INSERT INTO subscriptions (account_id, list_id, recipient_id, status) "
-            "VALUES (:a, :l, :r, :s)"), {"a": account_id, "l": list_id, "r": rid, "s": status})
-    return int(rid)
-
-
-def _q(engine: sa.Engine, sql: str, **params: Any) -> list[sa.Row[Any]]:
-    with engine.connect() as conn:
-        return list(conn.execute(sa.text(sql), params))
-
-
-def _code(doc: Any) -> int:
-    return int(doc.findtext("errorCode"))
+    return subscribe(engine, account_id, list_id, None, status, name, mobile)
 
 
 def _create(soap: ServiceFactory, key: str, list_id: int, text: str = "Hi [campo1], 20% off",
