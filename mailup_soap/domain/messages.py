@@ -83,6 +83,8 @@ class Progress:
     sent: int
     failed: int
     skipped: int
+    started_at: dt.datetime | None
+    completed_at: dt.datetime | None
 
     @property
     def done(self) -> int:
@@ -91,6 +93,16 @@ class Progress:
     @property
     def to_send(self) -> int:
         return self.total - self.done
+
+    @property
+    def percent(self) -> int:
+        return 100 if self.total == 0 else self.done * 100 // self.total
+
+    def seconds_left(self, now: dt.datetime) -> int:
+        """At the pace so far; 0 before the first message and once completed."""
+        if not (self.started_at and self.done and self.to_send) or self.completed_at:
+            return 0
+        return int((now - self.started_at).total_seconds() / self.done * self.to_send)
 
 
 @dataclasses.dataclass(frozen=True)

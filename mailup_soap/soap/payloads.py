@@ -1,11 +1,13 @@
 """XML payload fragments shared by the services' results (element names from spec 2-4)."""
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Iterable
 
 from lxml import etree
 from lxml.builder import E
 
+from mailup_soap.domain.messages import Progress
 from mailup_soap.domain.model import Field, Group, MailingList
 from mailup_soap.service_layer.lists import ListWithGroups
 
@@ -54,3 +56,13 @@ def nl_lists_element(items: Iterable[ListWithGroups]) -> etree._Element:
                idList=str(item.mailing_list.id), listGUID=str(item.mailing_list.guid),
                listName=item.mailing_list.name)
         for item in items])
+
+
+def delivery_figures(d: Progress, now: dt.datetime) -> list[etree._Element]:
+    """The counters of GetNewsletterDeliveryStatus / GetSMSDeliveryStatus (spec 3.1), after
+    the ids and the status: details, toSend, toBeSent, progress, estimatedTime."""
+    days, rest = divmod(d.seconds_left(now), 86400)
+    return [E.details(f"sent {d.sent}, failed {d.failed}, skipped {d.skipped}"),
+            E.toSend(str(d.total)), E.toBeSent(str(d.to_send)), E.progress(str(d.percent)),
+            E.estimatedTime(f"{days}d {rest // 3600:02d}h {rest % 3600 // 60:02d}m "
+                            f"{rest % 60:02d}s")]

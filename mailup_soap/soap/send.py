@@ -1,6 +1,7 @@
 """MailupSend: lists, email messages, deliveries (SMS and queues still to come)."""
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Callable
 from typing import Any
 
@@ -92,37 +93,22 @@ def _newsletter_code(deps: Deps, cred: Credentials, listID: int, newsletterID: i
                    E.header(""), E.body(m.html), E.code(m.html)])
 
 
-def _delivery_element(d: Delivery) -> etree._Element:
+def _delivery_element(d: Delivery, now: dt.datetime) -> etree._Element:
     """GetNewsletterDeliveryStatus (spec 3.1)."""
-    done = d.done
-    progress = 100 if d.total == 0 else done * 100 // d.total
     return E.deliveryStatus(
         E.deliveryID(str(d.id)), E.listID(str(d.list_id)), E.newsletterID(str(d.message_id)),
-        E.status(d.status.mailup_name), E.details(f"sent {d.sent}, failed {d.failed}, "
-                                                  f"skipped {d.skipped}"),
-        E.toSend(str(d.total)), E.toBeSent(str(d.to_send)), E.progress(str(progress)),
-        E.estimatedTime(_estimate(d)))
-
-
-def _estimate(d: Delivery) -> str:
-    seconds = 0
-    if d.started_at and d.done and d.to_send and d.completed_at is None:
-        import datetime as dt
-
-        elapsed = (dt.datetime.now(dt.UTC) - d.started_at).total_seconds()
-        seconds = int(elapsed / d.done * d.to_send)
-    days, rest = divmod(seconds, 86400)
-    return f"{days}d {rest // 3600:02d}h {rest % 3600 // 60:02d}m {rest % 60:02d}s"
+        E.status(d.status.mailup_name), *payloads.delivery_figures(d, now))
 
 
 def _send_newsletter(deps: Deps, cred: Credentials, listID: int, newsletterID: int,
                      options: object) -> Result:
     d = sending.send_newsletter(deps, cred, listID, newsletterID, _texts(options))
-    return Result([E.deliveryID(str(d.id)), _delivery_element(d)])
+    return Result([E.deliveryID(str(d.id)), _delivery_element(d, deps.clock.now())])
 
 
 def _delivery_status(deps: Deps, cred: Credentials, deliveryID: int) -> Result:
-    return Result([_delivery_element(sending.delivery_status(deps, cred, deliveryID))])
+    return Result([_delivery_element(sending.delivery_status(deps, cred, deliveryID),
+                                     deps.clock.now())])
 
 
 def _deliveries(ids: list[int]) -> Result:
@@ -190,7 +176,7 @@ def _send_fast(deps: Deps, cred: Credentials, listID: int, subject: str | None,
     message_id, d = sending.send_newsletter_fast(deps, cred, listID, subject, type, content,
                                                  _texts(options))
     return Result([E.newsletterID(str(message_id)), E.deliveryID(str(d.id)),
-                   _delivery_element(d)])
+                   _delivery_element(d, deps.clock.now())])
 
 
 def _send_single(deps: Deps, cred: Credentials, listID: int, subject: str | None,
@@ -199,7 +185,7 @@ def _send_single(deps: Deps, cred: Credentials, listID: int, subject: str | None
     message_id, d = sending.send_single(deps, cred, listID, subject, type, content,
                                         recipientEmail, _texts(options))
     return Result([E.newsletterID(str(message_id)), E.deliveryID(str(d.id)),
-                   _delivery_element(d)])
+                   _delivery_element(d, deps.clock.now())])
 
 
 def _clone(deps: Deps, cred: Credentials, listId: str | None, listGuid: str | None,

@@ -19,6 +19,7 @@ from lxml.builder import E
 from mailup_soap.domain.sms import Sms, SmsDelivery
 from mailup_soap.service_layer import sms
 from mailup_soap.service_layer.deps import Credentials, Deps
+from mailup_soap.soap import payloads
 from mailup_soap.soap.results import Result
 from mailup_soap.soap.types import option_pairs
 
@@ -37,27 +38,15 @@ def _message(m: Sms) -> etree._Element:
                  E.creationdate(_date(m.created_at)))
 
 
-def _estimate(d: SmsDelivery) -> str:
-    seconds = 0
-    if d.started_at and d.done and d.to_send and d.completed_at is None:
-        elapsed = (dt.datetime.now(dt.UTC) - d.started_at).total_seconds()
-        seconds = int(elapsed / d.done * d.to_send)
-    days, rest = divmod(seconds, 86400)
-    return f"{days}d {rest // 3600:02d}h {rest % 3600 // 60:02d}m {rest % 60:02d}s"
-
-
-def status_element(d: SmsDelivery) -> etree._Element:
-    progress = 100 if d.total == 0 else d.done * 100 // d.total
+def status_element(d: SmsDelivery, now: dt.datetime) -> etree._Element:
     return E.deliveryStatus(
         E.deliveryID(str(d.id)), E.listID(str(d.list_id)),
         E.smsID("" if d.sms_id is None else str(d.sms_id)), E.status(d.status.mailup_name),
-        E.details(f"sent {d.sent}, failed {d.failed}, skipped {d.skipped}"),
-        E.toSend(str(d.total)), E.toBeSent(str(d.to_send)), E.progress(str(progress)),
-        E.estimatedTime(_estimate(d)))
+        *payloads.delivery_figures(d, now))
 
 
-def _sent(d: SmsDelivery) -> Result:
-    return Result([E.deliveryID(str(d.id)), status_element(d)])
+def _sent(d: SmsDelivery, now: dt.datetime) -> Result:
+    return Result([E.deliveryID(str(d.id)), status_element(d, now)])
 
 
 def create_sms(deps: Deps, cred: Credentials, listID: int, subject: str | None,
@@ -72,29 +61,32 @@ def get_sms(deps: Deps, cred: Credentials, listID: int) -> Result:
 
 
 def send_sms(deps: Deps, cred: Credentials, listID: int, smsID: int, options: object) -> Result:
-    return _sent(sms.send_sms(deps, cred, listID, smsID, _texts(options)))
+    return _sent(sms.send_sms(deps, cred, listID, smsID, _texts(options)), deps.clock.now())
 
 
 def send_sms_fast(deps: Deps, cred: Credentials, listID: int, subject: str | None,
                   text: str | None, options: object) -> Result:
     d = sms.send_sms_fast(deps, cred, listID, subject, text, _texts(options))
-    return Result([E.smsID(str(d.sms_id)), E.deliveryID(str(d.id)), status_element(d)])
+    return Result([E.smsID(str(d.sms_id)), E.deliveryID(str(d.id)),
+                   status_element(d, deps.clock.now())])
 
 
 def send_single_sms(deps: Deps, cred: Credentials, listID: int, subject: str | None,
                     type: str | None, content: str | None, numero: str | None,
                     options: object) -> Result:
     return _sent(sms.send_single_sms(deps, cred, listID, subject, type, content, numero,
-                                     _texts(options)))
+                                     _texts(options)), deps.clock.now())
 
 
 def send_direct_sms(deps: Deps, cred: Credentials, listID: int, content: str | None,
                     numero: str | None, options: object) -> Result:
-    return _sent(sms.send_direct_sms(deps, cred, listID, content, numero, _texts(options)))
+    return _sent(sms.send_direct_sms(deps, cred, listID, content, numero, _texts(options)),
+                 deps.clock.now())
 
 
 def delivery_status(deps: Deps, cred: Credentials, deliveryID: int) -> Result:
-    return Result([status_element(sms.delivery_status(deps, cred, deliveryID))])
+    return Result([status_element(sms.delivery_status(deps, cred, deliveryID),
+                                  deps.clock.now())])
 
 
 def _deliveries(ids: list[int]) -> Result:

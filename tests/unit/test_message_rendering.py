@@ -2,6 +2,7 @@
 the unsubscribe link placed, the text alternative, and the MIME bytes on the wire."""
 from __future__ import annotations
 
+import dataclasses
 import email
 import email.policy
 
@@ -94,3 +95,16 @@ def test_bad_send_options_are_refused_with_the_reason(options: dict[str, str],
 ])
 def test_only_plain_http_urls_are_redirected_to(url: str | None, ok: bool) -> None:
     assert _redirectable(url) is ok
+
+
+def test_a_deliverys_estimate_follows_its_pace_so_far() -> None:
+    import datetime as dt
+
+    start = dt.datetime(2026, 1, 1, 10, 0, tzinfo=dt.UTC)
+    running = msg.Delivery(1, 1, 1, 1, msg.DeliveryStatus.SENDING, "a@b.c", "A", 400, 90, 5, 5,
+                           start, start, None)
+    done = dataclasses.replace(running, sent=390, completed_at=start)
+
+    assert (running.percent, running.to_send) == (25, 300)
+    assert running.seconds_left(start + dt.timedelta(seconds=100)) == 300
+    assert (done.percent, done.seconds_left(start + dt.timedelta(hours=1))) == (100, 0)
