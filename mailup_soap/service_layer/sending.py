@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-import logging
 
 from mailup_soap import errors
 from mailup_soap.domain import lifecycle
@@ -27,10 +26,6 @@ from mailup_soap.service_layer.lists import checked_list, parse_guid
 from mailup_soap.service_layer.ports import FetchError
 from mailup_soap.service_layer.subscriptions import apply_step
 from mailup_soap.service_layer.unit_of_work import AbstractUnitOfWork
-
-log = logging.getLogger("mailup_soap.sending")
-
-
 
 # -- messages --------------------------------------------------------------------------
 
