@@ -86,12 +86,13 @@ def stage(conn: Connection, process_id: int, rows: Iterable[StagedRow]) -> Stage
     """COPY the rows of a document into import_rows (streamed: memory does not grow)."""
     counts = StageCounts()
     reader_error: list[Exception] = []
+    prefix = f"{process_id}\t"
 
     def lines() -> Iterator[str]:
         try:
             for row in rows:
                 counts.count(row)
-                yield _copy_line(process_id, row)
+                yield prefix + _copy_line(row)
         except Exception as exc:  # the document itself is bad: psycopg2 would hide why
             reader_error.append(exc)
             raise
@@ -115,17 +116,20 @@ def stage(conn: Connection, process_id: int, rows: Iterable[StagedRow]) -> Stage
 
 
 _NULL_FIELDS = ["\\N"] * PERSONAL_FIELD_COUNT
+_NO_EXTRA = "\t\\N\t\\N"  # status and groups, for rows without them (every XML row)
 
 
-def _copy_line(process_id: int, row: StagedRow) -> str:
+def _copy_line(row: StagedRow) -> str:
+    """The row's COPY text after its process id (row_no, email, mobile, fields, status,
+    groups, problem)."""
     fields = _NULL_FIELDS.copy()
     for field_id, value in row.fields.items():
         fields[field_id - 1] = _copy_value(value)
     extra = row.extra
-    return "\t".join([str(process_id), str(row.row_no), _copy_value(row.email),
-                      _copy_value(row.mobile_number), *fields,
-                      _copy_value(extra.get("status")), _copy_value(extra.get("groups")),
-                      _copy_value(row.problem)]) + "\n"
+    tail = (f"\t{_copy_value(extra.get('status'))}\t{_copy_value(extra.get('groups'))}"
+            if extra else _NO_EXTRA)
+    return (f"{row.row_no}\t{_copy_value(row.email)}\t{_copy_value(row.mobile_number)}\t"
+            + "\t".join(fields) + tail + "\t" + _copy_value(row.problem) + "\n")
 
 
 def _field_expr(name: str, empty_clears: bool) -> str:
@@ -147,7 +151,61 @@ def _transitions(opts: ImportOptions) -> str:
     return json.dumps(table)
 
 
-_IB_KEYS = "email, mobile_number, row_status, groups, recipient_id, inserted, state"
+def _sequence(conn: Connection) -> str:
+    """The recipients' id sequence as a regclass literal (folded to its OID once per
+    statement, where nextval(pg_get_serial_sequence(...)) resolves the name per row)."""
+    name = conn.execute(sa.text("SELECT pg_get_serial_sequence('recipients', 'id')")).scalar_one()
+    return "'" + str(name).replace("'", "''") + "'::regclass"
+
+
+# The batch: one row per contact (the last of a contact's rows wins), with the recipient it
+# matches, a new id for a contact nobody has, its state in the list and the transition that
+# state and the row's status call for. Each lookup is a subquery run for the rows that need
+# it, by index (as joins, the planner hashed every recipient of the account once per batch);
+# OFFSET 0 keeps each computed once per row. The personal fields stay in import_rows
+# (joined by primary key where they are written): carrying them through every step of this
+# statement cost as much as the lookups. Every later statement reads this table.
+_BATCH = """
+CREATE TEMP TABLE ib ON COMMIT DROP AS
+SELECT found.*,
+       COALESCE(found_id, CASE WHEN found.row_status <> 'delete' THEN nextval({seq}) END)
+           AS recipient_id,
+       found_id IS NULL AND found.row_status <> 'delete' AS inserted,
+       t.status AS new_status, t.event, COALESCE(t.confirm, false) AS confirm,
+       COALESCE(t.remove, false) AS remove
+FROM (SELECT rows.*,
+             CASE WHEN found_id IS NULL THEN 'new' ELSE COALESCE((
+                 SELECT CASE WHEN s.status = 'unsubscribed' AND s.unsubscribe_reason IN (8, 16)
+                             THEN 'final' ELSE s.status END
+                 FROM subscriptions s
+                 WHERE s.account_id = :a AND s.list_id = :l AND s.recipient_id = found_id),
+                 'new') END AS state
+      FROM (SELECT rows.*,
+                   CASE WHEN email IS NOT NULL
+                        THEN (SELECT r.id FROM recipients r
+                              WHERE r.account_id = :a AND r.email IS NOT NULL
+                                AND lower(r.email) = lower(rows.email))
+                        ELSE (SELECT min(r.id) FROM recipients r
+                              WHERE r.account_id = :a AND r.mobile_number = rows.mobile_number)
+                   END AS found_id
+            FROM (SELECT DISTINCT ON (COALESCE(lower(email), mobile_number))
+                         row_no, email, mobile_number, groups,
+                         COALESCE(status, '') AS row_status
+                  FROM import_rows
+                  WHERE process_id = :p AND row_no > :lo AND row_no <= :hi
+                    AND problem IS NULL
+                  ORDER BY COALESCE(lower(email), mobile_number), row_no DESC) AS rows
+            OFFSET 0) AS rows
+      OFFSET 0) AS found
+LEFT JOIN jsonb_to_recordset(CAST(:table AS jsonb))
+          AS t(row_status text, state text, status text, event text, confirm boolean,
+               remove boolean)
+       ON t.state = found.state AND t.row_status = found.row_status"""
+
+
+# A batch row's personal fields, looked up in import_rows by primary key.
+_STAGED = ("SELECT * FROM import_rows {alias} WHERE {alias}.process_id = :p "
+           "AND {alias}.row_no = ib.row_no OFFSET 0")
 
 
 def merge_batch(conn: Connection, process_id: int, account_id: int, list_id: int,
@@ -158,70 +216,56 @@ def merge_batch(conn: Connection, process_id: int, account_id: int, list_id: int
     p = {"p": process_id, "a": account_id, "l": list_id, "lo": low, "hi": high, "now": now,
          "source": source.value, "groups": list(opts.group_ids), "table": _transitions(opts)}
     run = _runner(conn, p)
-    run("""CREATE TEMP TABLE ib ON COMMIT DROP AS
-           SELECT DISTINCT ON (COALESCE(lower(email), mobile_number)) *,
-                  COALESCE(status, '') AS row_status,
-                  NULL::bigint AS recipient_id, false AS inserted, 'new'::text AS state
-           FROM import_rows
-           WHERE process_id = :p AND row_no > :lo AND row_no <= :hi AND problem IS NULL
-           ORDER BY COALESCE(lower(email), mobile_number), row_no DESC""")
-    # Temporary tables have no statistics until analysed: without them the planner guesses
-    # a handful of rows and picks nested loops over the batch (minutes instead of seconds).
-    # Only the columns joined or filtered on: the 39 fields would triple its cost.
-    run(f"ANALYZE ib ({_IB_KEYS})")
-    run("""UPDATE ib SET recipient_id = r.id FROM recipients r
-           WHERE ib.email IS NOT NULL AND r.account_id = :a AND r.email IS NOT NULL
-             AND lower(r.email) = lower(ib.email)""")
-    run("""UPDATE ib SET recipient_id = (SELECT min(r.id) FROM recipients r
-                                         WHERE r.account_id = :a
-                                           AND r.mobile_number = ib.mobile_number)
-           WHERE ib.email IS NULL""")
-    run("""UPDATE ib SET inserted = true,
-                  recipient_id = nextval(pg_get_serial_sequence('recipients', 'id'))
-           WHERE recipient_id IS NULL AND row_status <> 'delete'""")
+    # The planner's cost estimates for these statements (lookups it cannot prove unique,
+    # transition tables) are large enough to trigger JIT compilation with inlining and
+    # optimisation: seconds per statement, far more than the statements themselves take.
+    run("SET LOCAL jit = off")
+    # The batch's sort and hashes fit in memory instead of spilling to temporary files.
+    run("SET LOCAL work_mem = '64MB'")
+    run(_BATCH.replace("{seq}", _sequence(conn)))
     run(f"""INSERT INTO recipients (id, account_id, email, mobile_prefix, mobile_number,
                                     {', '.join(FIELDS)})
-            SELECT recipient_id, :a, email, CASE WHEN mobile_number IS NOT NULL THEN '' END,
-                   mobile_number, {', '.join(f"NULLIF({f}, '')" for f in FIELDS)}
-            FROM ib WHERE inserted""")
+            SELECT ib.recipient_id, :a, ib.email,
+                   CASE WHEN ib.mobile_number IS NOT NULL THEN '' END, ib.mobile_number,
+                   {', '.join(f"NULLIF(i.{f}, '')" for f in FIELDS)}
+            FROM ib JOIN import_rows i ON i.process_id = :p AND i.row_no = ib.row_no
+             AND i.row_no > :lo AND i.row_no <= :hi
+            WHERE ib.inserted""")
     exprs = [_field_expr(f, opts.empty_clears) for f in FIELDS]
     mobile = "COALESCE(b.mobile_number, r.mobile_number)"
+    # Each recipient found by its primary key from the batch: planned as a join, the
+    # account's recipients were scanned and hashed once per batch.
+    run("SET LOCAL enable_hashjoin = off")
+    run("SET LOCAL enable_mergejoin = off")
     run(f"""UPDATE recipients r SET {', '.join(f'{f} = {e}' for f, e in zip(FIELDS, exprs,
                                                                           strict=True))},
                    mobile_number = {mobile},
                    mobile_prefix = CASE WHEN {mobile} IS NOT NULL THEN '' END,
                    updated_at = :now
-            FROM ib b
-            WHERE NOT b.inserted AND b.row_status <> 'delete'
-              AND r.account_id = :a AND r.id = b.recipient_id
+            FROM ib CROSS JOIN LATERAL ({_STAGED.format(alias="b")}) AS b
+            WHERE NOT ib.inserted AND ib.row_status <> 'delete'
+              AND r.id = ib.recipient_id AND r.account_id = :a
               AND ({', '.join(f'r.{f}' for f in FIELDS)}, r.mobile_number)
                   IS DISTINCT FROM ({', '.join(exprs)}, {mobile})""")
-    run("""UPDATE ib SET state = COALESCE((
-               SELECT CASE WHEN s.status = 'unsubscribed' AND s.unsubscribe_reason IN (8, 16)
-                           THEN 'final' ELSE s.status END
-               FROM subscriptions s
-               WHERE s.account_id = :a AND s.list_id = :l AND s.recipient_id = ib.recipient_id),
-           'new')
-           WHERE recipient_id IS NOT NULL AND NOT inserted""")  # a new recipient's is 'new'
-    run("""CREATE TEMP TABLE it ON COMMIT DROP AS
-           SELECT * FROM jsonb_to_recordset(CAST(:table AS jsonb))
-                    AS x(row_status text, state text, status text, event text,
-                         confirm boolean, remove boolean)""")
-    run(f"ANALYZE ib ({_IB_KEYS})")  # recipient ids and states are known now
-    if run("SELECT EXISTS (SELECT 1 FROM ib WHERE row_status = 'delete')").scalar_one():
+    run("SET LOCAL enable_hashjoin TO DEFAULT")
+    run("SET LOCAL enable_mergejoin TO DEFAULT")
+    if run("SELECT EXISTS (SELECT 1 FROM ib WHERE remove)").scalar_one():
         _remove(conn, run, account_id, list_id, source, now)
-    run("""INSERT INTO subscriptions (account_id, list_id, recipient_id, status, requested_at,
-                                      subscribed_at, unsubscribed_at, unsubscribe_reason,
-                                      unsubscribe_source, updated_at)
-           SELECT :a, :l, ib.recipient_id, it.status,
-                  CASE WHEN it.status = 'pending' THEN :now END,
-                  CASE WHEN it.status = 'subscribed' THEN :now END,
-                  CASE WHEN it.status = 'unsubscribed' THEN :now END,
-                  CASE WHEN it.status = 'unsubscribed' THEN 4 END,
-                  CASE WHEN it.status = 'unsubscribed' THEN :source END, :now
-           FROM ib JOIN it ON it.state = ib.state AND it.row_status = ib.row_status
-           WHERE it.status IS NOT NULL
-           ON CONFLICT (account_id, list_id, recipient_id) DO UPDATE SET
+    values = """SELECT :a, :l, ib.recipient_id, ib.new_status,
+                       CASE WHEN ib.new_status = 'pending' THEN :now END,
+                       CASE WHEN ib.new_status = 'subscribed' THEN :now END,
+                       CASE WHEN ib.new_status = 'unsubscribed' THEN :now END,
+                       CASE WHEN ib.new_status = 'unsubscribed' THEN 4 END,
+                       CASE WHEN ib.new_status = 'unsubscribed' THEN :source END, :now
+                FROM ib WHERE ib.new_status IS NOT NULL"""
+    columns = """INSERT INTO subscriptions (account_id, list_id, recipient_id, status,
+                                            requested_at, subscribed_at, unsubscribed_at,
+                                            unsubscribe_reason, unsubscribe_source,
+                                            updated_at)"""
+    # A recipient this batch created has no subscription anywhere: a plain insert.
+    run(f"{columns} {values} AND ib.inserted")
+    run(f"""{columns} {values} AND NOT ib.inserted
+            ON CONFLICT (account_id, list_id, recipient_id) DO UPDATE SET
                status = EXCLUDED.status,
                requested_at = COALESCE(EXCLUDED.requested_at, subscriptions.requested_at),
                subscribed_at = COALESCE(EXCLUDED.subscribed_at, subscriptions.subscribed_at),
@@ -265,9 +309,7 @@ def merge_batch(conn: Connection, process_id: int, account_id: int, list_id: int
         events.record(conn, account_id, list_id, event, source, now,
                       list_has_groups=has_groups,
                       recipients=events.ids_in(
-                          "SELECT ib.recipient_id FROM ib JOIN it ON it.state = ib.state "
-                          "AND it.row_status = ib.row_status "
-                          "WHERE it.event = :ev AND NOT it.remove"),
+                          "SELECT recipient_id FROM ib WHERE event = :ev AND NOT remove"),
                       reason=4 if event is EventType.UNSUBSCRIBED else None,
                       ev=event.value)
     confirmations = run("""SELECT COALESCE(cardinality(procrastinate_defer_jobs_v1(ARRAY(
@@ -275,8 +317,7 @@ def merge_batch(conn: Connection, process_id: int, account_id: int, list_id: int
                           jsonb_build_object('account_id', :a, 'list_id', :l,
                                              'recipient_id', ib.recipient_id),
                           NULL)::procrastinate_job_to_defer_v1
-               FROM ib JOIN it ON it.state = ib.state AND it.row_status = ib.row_status
-               WHERE it.confirm AND ib.email IS NOT NULL))), 0)""",
+               FROM ib WHERE ib.confirm AND ib.email IS NOT NULL))), 0)""",
                         queue=MAIL_QUEUE, task=CONFIRM_TASK).scalar_one()
     run("""UPDATE import_processes ip SET rows_done = :hi,
                new_email = ip.new_email + c.new_email,
@@ -295,18 +336,14 @@ def merge_batch(conn: Connection, process_id: int, account_id: int, list_id: int
                         count(*) FILTER (WHERE opted_out AND email IS NOT NULL)
                             AS opt_out_email,
                         count(*) FILTER (WHERE opted_out AND email IS NULL) AS opt_out_mobile
-                 FROM (SELECT ib.*, COALESCE(it.status = 'unsubscribed',
-                                             ib.state IN ('unsubscribed', 'final'))
-                                    AND NOT COALESCE(it.remove, false) AS opted_out
-                       FROM ib LEFT JOIN it ON it.state = ib.state
-                                           AND it.row_status = ib.row_status
-                                           AND (it.status IS NOT NULL OR it.remove)
-                       WHERE ib.recipient_id IS NOT NULL) AS batch) c
+                 FROM (SELECT ib.*, COALESCE(new_status = 'unsubscribed',
+                                             state IN ('unsubscribed', 'final'))
+                                    AND NOT remove AS opted_out
+                       FROM ib WHERE recipient_id IS NOT NULL) AS batch) c
            WHERE ip.id = :p""", confirmations=confirmations)
 
 
-_REMOVED = ("SELECT ib.recipient_id FROM ib JOIN it ON it.state = ib.state "
-            "AND it.row_status = ib.row_status WHERE it.remove")
+_REMOVED = "SELECT recipient_id FROM ib WHERE remove"
 
 
 def _remove(conn: Connection, run: Any, account_id: int, list_id: int, source: ChangeSource,

@@ -1,7 +1,7 @@
-"""Recording lifecycle events: one statement writes the events (with a snapshot of the
-recipient's contact data, personal fields and groups), the webhook deliveries they match,
-and the procrastinate jobs that deliver them, all in the caller's transaction (an outbox:
-a delivery exists if and only if its event committed)."""
+"""Recording lifecycle events: one statement writes the events (with the recipient's contact
+data and, when a webhook will deliver them, a snapshot of the personal fields and groups),
+the webhook deliveries they match, and the procrastinate jobs that deliver them, all in the
+caller's transaction (an outbox: a delivery exists if and only if its event committed)."""
 from __future__ import annotations
 
 import datetime as dt
@@ -24,23 +24,25 @@ _FIELDS = ("('{' || concat_ws(',', " + ", ".join(
 
 # {recipients} is one of the fixed filters below or `ids_in`, never caller text.
 _RECORD = """
-WITH ev AS (
-    INSERT INTO events (account_id, list_id, recipient_id, type, source, reason, email,
-                        mobile_prefix, mobile_number, payload, occurred_at)
-    SELECT r.account_id, :list_id, r.id, :type, :source, :reason, r.email, r.mobile_prefix,
-           r.mobile_number,
-           jsonb_build_object(
-               'fields', """ + _FIELDS + """,
-               'groups', {groups}),
-           :now
-    FROM {recipients}
-    RETURNING id, account_id, list_id, type, source
-), wh AS MATERIALIZED (
+WITH wh AS MATERIALIZED (
     -- Every event of the statement has the same account, list, type and source: the
     -- matching webhooks are found once, not by an index lookup per event.
     SELECT w.id FROM webhooks w
     WHERE w.account_id = :account_id AND w.list_id = :list_id AND w.active
       AND :type = ANY (w.events) AND :source = ANY (w.sources)
+), ev AS (
+    INSERT INTO events (account_id, list_id, recipient_id, type, source, reason, email,
+                        mobile_prefix, mobile_number, payload, occurred_at)
+    SELECT r.account_id, :list_id, r.id, :type, :source, :reason, r.email, r.mobile_prefix,
+           r.mobile_number,
+           -- The snapshot is what a webhook delivers: taken when one will deliver the event
+           -- (a webhook added later never receives earlier events), '{}' otherwise.
+           CASE WHEN (SELECT EXISTS (SELECT 1 FROM wh)) THEN jsonb_build_object(
+               'fields', """ + _FIELDS + """,
+               'groups', {groups}) ELSE '{}'::jsonb END,
+           :now
+    FROM {recipients}
+    RETURNING id, account_id, list_id, type, source
 ), dl AS (
     INSERT INTO webhook_deliveries (webhook_id, event_id, msg_id, next_attempt_at)
     SELECT wh.id, ev.id, 'msg_' || ev.id || '_' || wh.id, :now
@@ -53,7 +55,6 @@ SELECT (SELECT count(*) FROM ev),
                       NULL)::procrastinate_job_to_defer_v1
            FROM dl))
 """
-
 _GROUPS = """COALESCE((SELECT jsonb_agg(gm.group_id ORDER BY gm.group_id)
                      FROM group_members gm JOIN groups g
                        ON g.account_id = gm.account_id AND g.id = gm.group_id

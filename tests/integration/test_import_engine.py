@@ -297,11 +297,25 @@ def test_the_event_of_a_recipient_imported_into_a_group_carries_that_group(
         deps: Deps, engine: sa.Engine, account: AccountInfo) -> None:
     lst = _list(deps, account)
     group = _group(deps, account, lst, "G")
-
-    _import(deps, account, lst, _doc(_row(_email())), group_ids=(group,))
+    hook = webhooks.add_webhook(deps, account.console_id, lst.id, "http://127.0.0.1:9/hook")
+    try:
+        _import(deps, account, lst, _doc(_row(_email(), campo1="Ann")), group_ids=(group,))
+    finally:
+        webhooks.set_webhook_active(deps, hook.id, False)
 
     [event] = _events(engine, account.console_id)
-    assert event.payload["groups"] == [group]
+    assert event.payload == {"groups": [group], "fields": {"1": "Ann"}}
+
+
+def test_without_a_webhook_to_deliver_it_an_event_carries_no_snapshot(
+        deps: Deps, engine: sa.Engine, account: AccountInfo) -> None:
+    lst = _list(deps, account)
+    email = _email()
+
+    _import(deps, account, lst, _doc(_row(email, campo1="Ann")))
+
+    [event] = _events(engine, account.console_id)
+    assert (event.type, event.email, event.payload) == ("subscription_confirmed", email, {})
 
 
 # -- confirmations, events, webhooks ---------------------------------------------------------
@@ -590,6 +604,52 @@ def test_a_row_whose_parent_does_not_exist_is_refused(
 
     with pytest.raises(sa.exc.IntegrityError, match="foreign key"):
         _insert(engine, sql, a=account.console_id, r=recipient_id)
+
+
+def test_a_parent_of_another_transaction_is_locked_against_deletion_until_commit(
+        deps: Deps, engine: sa.Engine, account: AccountInfo) -> None:
+    lst = _list(deps, account)
+    _import(deps, account, _list(deps, account, "Other"), _doc(_row(email := _email())))
+    recipient_id = _recipients(engine, account.console_id)[email].id
+
+    with engine.connect() as writer, engine.connect() as deleter:
+        writer.execute(sa.text("INSERT INTO subscriptions (account_id, list_id, recipient_id, "
+                               "status) VALUES (:a, :l, :r, 'subscribed')"),
+                       {"a": account.console_id, "l": lst.id, "r": recipient_id})
+        deleter.execute(sa.text("SET lock_timeout = '300ms'"))
+        with pytest.raises(sa.exc.OperationalError, match="lock timeout"):
+            deleter.execute(sa.text("DELETE FROM recipients WHERE account_id = :a AND id = :r"),
+                            {"a": account.console_id, "r": recipient_id})
+        writer.rollback()
+
+    assert email in _recipients(engine, account.console_id)
+
+
+def test_parents_written_by_the_same_transaction_count_and_a_missing_one_still_refuses(
+        deps: Deps, engine: sa.Engine, account: AccountInfo) -> None:
+    """Migration 0010: a parent row this transaction created is not locked again, but it
+    still counts as found; beside it, a key with no parent fails the whole statement."""
+    lst = _list(deps, account)
+    _import(deps, account, _list(deps, account, "Other"), _doc(_row(old := _email())))
+    old_id = _recipients(engine, account.console_id)[old].id
+    insert = ("INSERT INTO subscriptions (account_id, list_id, recipient_id, status) "
+              "SELECT :a, :l, unnest(CAST(:ids AS bigint[])), 'subscribed'")
+
+    with engine.begin() as conn:
+        new_id = conn.execute(sa.text(
+            "INSERT INTO recipients (account_id, email) VALUES (:a, :e) RETURNING id"),
+            {"a": account.console_id, "e": _email("new")}).scalar_one()
+        conn.execute(sa.text(insert), {"a": account.console_id, "l": lst.id,
+                                       "ids": [new_id, old_id]})
+    with pytest.raises(sa.exc.IntegrityError, match="foreign key"), engine.begin() as conn:
+        mine = conn.execute(sa.text(
+            "INSERT INTO recipients (account_id, email) VALUES (:a, :e) RETURNING id"),
+            {"a": account.console_id, "e": _email("mine")}).scalar_one()
+        conn.execute(sa.text(insert), {"a": account.console_id, "l": lst.id,
+                                       "ids": [mine, 987654321]})
+
+    assert sorted(_statuses(engine, account.console_id, lst.id).values()) == [
+        "subscribed", "subscribed"]
 
 
 def test_the_key_of_a_subscription_or_a_recipient_never_changes(
