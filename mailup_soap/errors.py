@@ -173,6 +173,14 @@ class ImportAlreadyStarted(MailUpError):
         super().__init__(f"import process {process_id} was started already")
 
 
+class ContactCreatedMeanwhile(MailUpError):
+    """Another transaction created a recipient an import batch was about to create (same
+    email, same account): the batch is rolled back and merged again, and then finds it."""
+
+    def __init__(self) -> None:
+        super().__init__("a recipient of the batch was created by another transaction")
+
+
 class ListCountMismatch(InvalidArgument):
     """StartImportProcesses: listsIDs and listsGUIDs differ in length (-450)."""
 

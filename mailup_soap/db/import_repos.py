@@ -8,6 +8,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from mailup_soap import errors
 from mailup_soap.db import bulk_import
 from mailup_soap.db import tables as t
 from mailup_soap.db.repositories import _Repo
@@ -75,8 +76,17 @@ class ImportRepository(_Repo, uow.ImportRepository):
 
     def merge_batch(self, process: ImportProcess, low: int, high: int,
                     now: dt.datetime) -> None:
-        bulk_import.merge_batch(self.conn, process.id, process.account_id, process.list_id,
-                                process.options, low, high, process.source, now)
+        try:
+            bulk_import.merge_batch(self.conn, process.id, process.account_id,
+                                    process.list_id, process.options, low, high,
+                                    process.source, now)
+        except sa.exc.IntegrityError as exc:
+            # The batch looked an address up, found nobody, and another transaction (an
+            # import of another list, a frontend subscription) created it before our insert.
+            diag = getattr(exc.orig, "diag", None)
+            if getattr(diag, "constraint_name", None) == "recipients_email_key":
+                raise errors.ContactCreatedMeanwhile() from exc
+            raise
 
     def clear_rows(self, process_id: int) -> None:
         self.conn.execute(t.import_rows.delete().where(t.import_rows.c.process_id == process_id))

@@ -147,6 +147,11 @@ def _start_queued(deps: Deps, cred: Credentials) -> list[ListResult]:
     return results
 
 
+# A batch rolled back because another transaction created one of its recipients is merged
+# again at once (it then finds them); only a contact created again and again could exhaust this.
+_BATCH_ATTEMPTS = 5
+
+
 def run_process(deps: Deps, process_id: int,
                 progress: Callable[[int, int], None] | None = None,
                 keep_rows: bool = False) -> ProcessStatus:
@@ -156,23 +161,22 @@ def run_process(deps: Deps, process_id: int,
     unexpected error ends the process as failed (status 4) and is logged. `keep_rows` leaves
     the staged rows for the caller (the daily sync reports the rejected ones)."""
     try:
+        attempts = 0
         while True:
-            with deps.uow() as uow:
-                process = uow.imports.get(process_id, lock=True)
-                if process is None or process.status is not ProcessStatus.RUNNING:
-                    return process.status if process else ProcessStatus.FAILED
-                low = process.rows_done
-                if low >= process.rows_staged:
-                    uow.imports.mark(process_id, ProcessStatus.COMPLETED, deps.clock.now())
-                    if not keep_rows:
-                        uow.imports.clear_rows(process_id)
-                    uow.commit()
-                    return ProcessStatus.COMPLETED
-                high = min(low + BATCH_ROWS, process.rows_staged)
-                uow.imports.merge_batch(process, low, high, deps.clock.now())
-                uow.commit()
+            try:
+                step = _merge_next_batch(deps, process_id, keep_rows)
+            except errors.ContactCreatedMeanwhile:
+                attempts += 1
+                if attempts >= _BATCH_ATTEMPTS:
+                    raise
+                log.info("import process %d: a recipient was created meanwhile; merging the "
+                         "batch again", process_id)
+                continue
+            attempts = 0
+            if isinstance(step, ProcessStatus):
+                return step
             if progress:
-                progress(high, process.rows_staged)
+                progress(*step)
     except Exception as exc:
         log.exception("import process %d failed", process_id)
         with deps.uow() as uow:
@@ -180,6 +184,27 @@ def run_process(deps: Deps, process_id: int,
                              f"{type(exc).__name__}: {exc}"[:500])
             uow.commit()
         return ProcessStatus.FAILED
+
+
+def _merge_next_batch(deps: Deps, process_id: int,
+                      keep_rows: bool) -> ProcessStatus | tuple[int, int]:
+    """Merge the process's next batch in one transaction: (rows done, rows staged), or the
+    status it ended with."""
+    with deps.uow() as uow:
+        process = uow.imports.get(process_id, lock=True)
+        if process is None or process.status is not ProcessStatus.RUNNING:
+            return process.status if process else ProcessStatus.FAILED
+        low = process.rows_done
+        if low >= process.rows_staged:
+            uow.imports.mark(process_id, ProcessStatus.COMPLETED, deps.clock.now())
+            if not keep_rows:
+                uow.imports.clear_rows(process_id)
+            uow.commit()
+            return ProcessStatus.COMPLETED
+        high = min(low + BATCH_ROWS, process.rows_staged)
+        uow.imports.merge_batch(process, low, high, deps.clock.now())
+        uow.commit()
+        return high, process.rows_staged
 
 
 def import_now(deps: Deps, account_id: int, list_id: int, rows: Iterable[StagedRow],

@@ -306,7 +306,9 @@ class ImportRepository(abc.ABC):
 
     @abc.abstractmethod
     def merge_batch(self, process: ImportProcess, low: int, high: int,
-                    now: dt.datetime) -> None: ...
+                    now: dt.datetime) -> None:
+        """Raises ContactCreatedMeanwhile when another transaction created one of the
+        batch's new recipients first (the caller rolls back and merges it again)."""
 
     @abc.abstractmethod
     def clear_rows(self, process_id: int) -> None: ...

@@ -567,6 +567,56 @@ def test_a_worker_killed_mid_process_leaves_no_half_batch_and_the_retry_ends_lik
     assert _staged_rows(engine, process_id) == 0
 
 
+def _racing(engine: sa.Engine, account_id: int, emails: list[str]) -> Any:
+    """A bulk_import._runner under which, each time a batch is about to insert its new
+    recipients, another transaction first creates and commits the next of `emails`."""
+    real_runner, left = bulk_import._runner, list(emails)
+
+    def runner(conn: Any, params: dict[str, Any]) -> Any:
+        run = real_runner(conn, params)
+
+        def racing_run(sql: str, **extra: Any) -> Any:
+            if sql.lstrip().startswith("INSERT INTO recipients") and left:
+                with engine.begin() as other:
+                    other.execute(sa.text("INSERT INTO recipients (account_id, email, field1) "
+                                          "VALUES (:a, :e, 'theirs')"),
+                                  {"a": account_id, "e": left.pop(0)})
+            return run(sql, **extra)
+        return racing_run
+    return runner
+
+
+def test_a_recipient_another_transaction_creates_during_a_batch_is_merged_on_a_retry(
+        deps: Deps, engine: sa.Engine, account: AccountInfo,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    lst = _list(deps, account)
+    racer, calm = _email("racer"), _email("calm")
+    monkeypatch.setattr(bulk_import, "_runner", _racing(engine, account.console_id, [racer]))
+
+    process = _import(deps, account, lst, _doc(_row(racer, campo1="ours"), _row(calm)))
+
+    assert _recipients(engine, account.console_id)[racer].field1 == "ours"
+    assert _statuses(engine, account.console_id, lst.id) == {racer: "subscribed",
+                                                             calm: "subscribed"}
+    assert (process.counts.new_email, process.counts.existing_email) == (1, 1)
+
+
+def test_a_batch_that_keeps_losing_the_race_fails_the_process_and_changes_nothing(
+        deps: Deps, engine: sa.Engine, account: AccountInfo,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    lst = _list(deps, account)
+    emails = [_email(f"r{n}") for n in range(imports._BATCH_ATTEMPTS + 1)]
+    monkeypatch.setattr(bulk_import, "_runner",
+                        _racing(engine, account.console_id, emails[:-1]))
+
+    process_id = _create(deps, account, lst, _doc(*map(_row, emails)), ImportOptions())
+
+    assert imports.run_process(deps, process_id) is ProcessStatus.FAILED
+    assert "ContactCreatedMeanwhile" in (_process(deps, process_id).error or "")
+    assert _statuses(engine, account.console_id, lst.id) == {}
+    assert sorted(_recipients(engine, account.console_id)) == sorted(emails[:-1])
+
+
 # -- the references checked per statement (migration 0006) ------------------------------------
 
 
