@@ -84,7 +84,7 @@ def read_xml(source: IO[bytes], opts: ImportOptions) -> Iterator[StagedRow]:
     row_no = 0
     events = _secure_iterparse(source)
     channels = opts.channels
-    field_ids: dict[str, int | None] = {}  # this document's child tags, resolved once each
+    field_ids: dict[object, int | None] = {}  # this document's child tags, resolved once each
     try:
         for _, elem in events:
             if row_no == 0:
@@ -101,28 +101,29 @@ def read_xml(source: IO[bytes], opts: ImportOptions) -> Iterator[StagedRow]:
         raise errors.ImportDocumentInvalid(f"not well-formed XML: {exc}") from None
 
 
-def _field_id(tag: object, known: dict[str, int | None]) -> int | None:
+def _field_id(tag: object, known: dict[object, int | None]) -> int | None:
     """The field number of a child element's tag (`campo7`, any namespace); None when the
-    element is not a field (a comment or processing instruction has a non-text tag). `known`
-    caches the answers: a document uses a handful of tags, checked once each, and the cache
-    stops growing at 64 entries whatever the document holds."""
-    if not isinstance(tag, str):
-        return None
-    try:
-        return known[tag]
-    except KeyError:
-        match = CAMPO.match(tag.rpartition("}")[2])
-        field_id = int(match.group(1)) if match else None
-        if len(known) < 64:
-            known[tag] = field_id
-        return field_id
+    element is not a field (a comment or processing instruction has a non-text tag). The
+    answer is kept in `known`: a document uses a handful of tags, each resolved once, and
+    the cache stops growing at 64 entries whatever the document holds."""
+    match = CAMPO.match(tag.rpartition("}")[2]) if isinstance(tag, str) else None
+    field_id = int(match.group(1)) if match else None
+    if len(known) < 64:
+        known[tag] = field_id
+    return field_id
+
+
+_UNSEEN = -1
 
 
 def _xml_row(row_no: int, elem: etree._Element, opts: ImportOptions, channels: Channels,
-             known: dict[str, int | None]) -> StagedRow:
+             known: dict[object, int | None]) -> StagedRow:
     fields: dict[int, str] = {}
     for child in elem:
-        field_id = _field_id(child.tag, known)
+        tag = child.tag
+        field_id = known.get(tag, _UNSEEN)  # inline: this loop runs for every element
+        if field_id == _UNSEEN:
+            field_id = _field_id(tag, known)
         if field_id is None:
             continue
         if not 1 <= field_id <= PERSONAL_FIELD_COUNT:
