@@ -223,6 +223,13 @@ def merge_batch(conn: Connection, process_id: int, account_id: int, list_id: int
     # The batch's sort and hashes fit in memory instead of spilling to temporary files.
     run("SET LOCAL work_mem = '64MB'")
     run(_BATCH.replace("{seq}", _sequence(conn)))
+    # A row with only a number finds a recipient by it, and that recipient may be the one
+    # an email row of the batch found too: the later row wins, as for any contact given
+    # twice (one subscription cannot be written twice by one statement).
+    if run("SELECT EXISTS (SELECT 1 FROM ib WHERE email IS NULL AND NOT inserted "
+           "AND recipient_id IS NOT NULL)").scalar_one():
+        run("""DELETE FROM ib USING ib AS later
+               WHERE ib.recipient_id = later.recipient_id AND ib.row_no < later.row_no""")
     run(f"""INSERT INTO recipients (id, account_id, email, mobile_prefix, mobile_number,
                                     {', '.join(FIELDS)})
             SELECT ib.recipient_id, :a, ib.email,

@@ -186,6 +186,20 @@ def test_import_types_4_to_6_clear_values_sent_empty_and_keep_those_not_sent(
     assert (recipient.field1, recipient.field2, recipient.field3) == (None, "Jones", "ACME")
 
 
+def test_a_number_and_an_email_of_the_same_recipient_in_one_batch_merge_once(
+        deps: Deps, engine: sa.Engine, account: AccountInfo) -> None:
+    lst = _list(deps, account)
+    email, number = _email(), f"+39333{secrets.randbelow(10**7):07d}"
+    _import(deps, account, _list(deps, account, "Other"), _doc(_row(email, number)))
+
+    process = _import(deps, account, lst, _doc(_row(email, campo1="first"),
+                                               _row("", number, campo1="last")))
+
+    assert _statuses(engine, account.console_id, lst.id) == {email: "subscribed"}
+    assert _recipients(engine, account.console_id)[email].field1 == "last"
+    assert (process.counts.existing_email, process.counts.existing_mobile) == (0, 1)
+
+
 def test_import_type_1_does_not_touch_an_existing_mobile(
         deps: Deps, engine: sa.Engine, account: AccountInfo) -> None:
     lst = _list(deps, account)
