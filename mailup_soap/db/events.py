@@ -23,13 +23,16 @@ _FIELDS = ("('{' || concat_ws(',', " + ", ".join(
     + ") || '}')::jsonb")
 
 # {recipients} is one of the fixed filters below or `ids_in`, never caller text.
+# The webhooks that deliver an event of this account, list, type and source.
+_WEBHOOKS = """SELECT w.id FROM webhooks w
+    WHERE w.account_id = :account_id AND w.list_id = :list_id AND w.active
+      AND :type = ANY (w.events) AND :source = ANY (w.sources)"""
+
 _RECORD = """
 WITH wh AS MATERIALIZED (
     -- Every event of the statement has the same account, list, type and source: the
     -- matching webhooks are found once, not by an index lookup per event.
-    SELECT w.id FROM webhooks w
-    WHERE w.account_id = :account_id AND w.list_id = :list_id AND w.active
-      AND :type = ANY (w.events) AND :source = ANY (w.sources)
+    """ + _WEBHOOKS + """
 ), ev AS (
     INSERT INTO events (account_id, list_id, recipient_id, type, source, reason, email,
                         mobile_prefix, mobile_number, payload, occurred_at)
@@ -102,6 +105,37 @@ def record(conn: Connection, account_id: int, list_id: int, event: EventType,
                              "source": source.value, "reason": reason, "now": now,
                              "queue": WEBHOOK_QUEUE, "task": DELIVER_TASK, **params}).one()
     return int(row[0])
+
+
+def delivered(conn: Connection, account_id: int, list_id: int, event: EventType,
+              source: ChangeSource) -> bool:
+    """Whether a webhook delivers `event` from `source` on the list (see record_contacts)."""
+    return bool(conn.execute(sa.text(f"SELECT EXISTS ({_WEBHOOKS})"), {
+        "account_id": account_id, "list_id": list_id, "type": event.value,
+        "source": source.value}).scalar_one())
+
+
+_RECORD_CONTACTS = """
+INSERT INTO events (account_id, list_id, recipient_id, type, source, reason, email,
+                    mobile_prefix, mobile_number, occurred_at)
+SELECT :account_id, :list_id, c.id, :type, :source, :reason, c.email, c.mobile_prefix,
+       c.mobile_number, :now
+FROM ({contacts}) AS c(id, email, mobile_prefix, mobile_number)
+"""
+
+
+def record_contacts(conn: Connection, account_id: int, list_id: int, event: EventType,
+                    source: ChangeSource, now: dt.datetime, contacts: str,
+                    reason: int | None = None, **params: object) -> int:
+    """Record `event` when no webhook delivers it (`delivered` said so in this
+    transaction), for contacts whose data the caller holds: `contacts` is fixed SQL
+    selecting (recipient id, email, mobile prefix, mobile number). No snapshot, no
+    delivery: a webhook added since the check is as if added after this transaction.
+    Returns how many."""
+    result = conn.execute(sa.text(_RECORD_CONTACTS.replace("{contacts}", contacts)), {
+        "account_id": account_id, "list_id": list_id, "type": event.value,
+        "source": source.value, "reason": reason, "now": now, **params})
+    return int(result.rowcount)
 
 
 def defer(conn: Connection, task: str, queue: str, args: dict[str, object],

@@ -321,6 +321,28 @@ def test_the_event_of_a_recipient_imported_into_a_group_carries_that_group(
     assert event.payload == {"groups": [group], "fields": {"1": "Ann"}}
 
 
+def test_events_carry_the_recipients_stored_contact_data_with_or_without_a_webhook(
+        deps: Deps, engine: sa.Engine, account: AccountInfo) -> None:
+    lst = _list(deps, account)
+    stored = f"Ann.{secrets.token_hex(4)}@Example.test"
+    _import(deps, account, _list(deps, account, "Other"), _doc(_row(stored)))
+    for hooked in (False, True):  # without a webhook the engine skips the lookup of new ones
+        new, number = _email(f"new{hooked}"), f"+39333{secrets.randbelow(10**7):07d}"
+        target = _list(deps, account, f"Target {hooked}") if hooked else lst
+        hook = (webhooks.add_webhook(deps, account.console_id, target.id,
+                                     "http://127.0.0.1:9/hook") if hooked else None)
+        before = _last_event_id(engine, account.console_id)
+        try:
+            _import(deps, account, target, _doc(_row(stored.lower()), _row(new, number)),
+                    as_opt_out=True)
+        finally:
+            if hook:
+                webhooks.set_webhook_active(deps, hook.id, False)
+        assert {(e.email, e.mobile_prefix, e.mobile_number, e.type, e.reason)
+                for e in _events(engine, account.console_id, after=before)} == {
+            (stored, None, None, "unsubscribed", 4), (new, "", number, "unsubscribed", 4)}
+
+
 def test_without_a_webhook_to_deliver_it_an_event_carries_no_snapshot(
         deps: Deps, engine: sa.Engine, account: AccountInfo) -> None:
     lst = _list(deps, account)
