@@ -203,7 +203,9 @@ LEFT JOIN jsonb_to_recordset(CAST(:table AS jsonb))
        ON t.state = found.state AND t.row_status = found.row_status"""
 
 
-# A batch row's personal fields, looked up in import_rows by primary key.
+# A batch row's personal fields, looked up in import_rows by primary key. Not a join: the
+# statistics of a process's rows are stale while it is merged (a few rows where there are
+# 25,000), and a loop over them scanning the batch for each is a plan the planner can pick.
 _STAGED = ("SELECT * FROM import_rows {alias} WHERE {alias}.process_id = :p "
            "AND {alias}.row_no = ib.row_no OFFSET 0")
 
@@ -235,13 +237,15 @@ def merge_batch(conn: Connection, process_id: int, account_id: int, list_id: int
             SELECT ib.recipient_id, :a, ib.email,
                    CASE WHEN ib.mobile_number IS NOT NULL THEN '' END, ib.mobile_number,
                    {', '.join(f"NULLIF(i.{f}, '')" for f in FIELDS)}
-            FROM ib JOIN import_rows i ON i.process_id = :p AND i.row_no = ib.row_no
-             AND i.row_no > :lo AND i.row_no <= :hi
+            FROM ib CROSS JOIN LATERAL ({_STAGED.format(alias="i")}) AS i
             WHERE ib.inserted""")
     exprs = [_field_expr(f, opts.empty_clears) for f in FIELDS]
     mobile = "COALESCE(b.mobile_number, r.mobile_number)"
-    # Each recipient found by its primary key from the batch: planned as a join, the
-    # account's recipients were scanned and hashed once per batch.
+    # Each recipient is updated through its primary key, driven by the batch: with hash and
+    # merge joins off the only other plan is a loop over the whole table per batch row,
+    # which the planner prices at what it is. The account is checked in `mine`, not on the
+    # target: there, a stale estimate (a new account "has one recipient") made the planner
+    # loop over the account's recipients and scan the batch for each (minutes per batch).
     run("SET LOCAL enable_hashjoin = off")
     run("SET LOCAL enable_mergejoin = off")
     run(f"""UPDATE recipients r SET {', '.join(f'{f} = {e}' for f, e in zip(FIELDS, exprs,
@@ -249,9 +253,11 @@ def merge_batch(conn: Connection, process_id: int, account_id: int, list_id: int
                    mobile_number = {mobile},
                    mobile_prefix = CASE WHEN {mobile} IS NOT NULL THEN '' END,
                    updated_at = :now
-            FROM ib CROSS JOIN LATERAL ({_STAGED.format(alias="b")}) AS b
-            WHERE NOT ib.inserted AND ib.row_status <> 'delete'
-              AND r.id = ib.recipient_id AND r.account_id = :a
+            FROM ib CROSS JOIN LATERAL (SELECT x.id FROM recipients x
+                                        WHERE x.account_id = :a AND x.id = ib.recipient_id
+                                        OFFSET 0) AS mine
+                    CROSS JOIN LATERAL ({_STAGED.format(alias="b")}) AS b
+            WHERE NOT ib.inserted AND ib.row_status <> 'delete' AND r.id = mine.id
               AND ({', '.join(f'r.{f}' for f in FIELDS)}, r.mobile_number)
                   IS DISTINCT FROM ({', '.join(exprs)}, {mobile})""")
     run("SET LOCAL enable_hashjoin TO DEFAULT")
@@ -284,11 +290,14 @@ def merge_batch(conn: Connection, process_id: int, account_id: int, list_id: int
     # Groups first: the events' snapshot carries them ([Groups]).
     if opts.group_ids:
         if opts.replace_groups:
-            run("""DELETE FROM group_members m USING ib
-                   WHERE m.account_id = :a AND m.recipient_id = ib.recipient_id
-                     AND m.group_id IN (SELECT id FROM groups
-                                        WHERE account_id = :a AND list_id = :l)
-                     AND NOT (m.group_id = ANY (CAST(:groups AS integer[])))""")
+            # By primary key from the batch's (group, recipient) pairs, whatever the
+            # planner believes about the account's memberships.
+            run("""DELETE FROM group_members m
+                   WHERE (m.account_id, m.group_id, m.recipient_id) IN (
+                       SELECT :a, g.id, ib.recipient_id
+                       FROM ib JOIN groups g ON g.account_id = :a AND g.list_id = :l
+                       WHERE ib.recipient_id IS NOT NULL
+                         AND NOT (g.id = ANY (CAST(:groups AS integer[]))))""")
         run("""INSERT INTO group_members (account_id, group_id, recipient_id)
                SELECT :a, g.id, ib.recipient_id FROM ib JOIN groups g
                  ON g.account_id = :a AND g.list_id = :l

@@ -22,12 +22,12 @@ _FIELDS = ("('{' || concat_ws(',', " + ", ".join(
     f"'\"{i}\":' || to_json(r.field{i})" for i in range(1, PERSONAL_FIELD_COUNT + 1))
     + ") || '}')::jsonb")
 
-# {recipients} is one of the fixed filters below or `ids_in`, never caller text.
 # The webhooks that deliver an event of this account, list, type and source.
 _WEBHOOKS = """SELECT w.id FROM webhooks w
     WHERE w.account_id = :account_id AND w.list_id = :list_id AND w.active
       AND :type = ANY (w.events) AND :source = ANY (w.sources)"""
 
+# {recipients} is one of the fixed filters below or `ids_in`, never caller text.
 _RECORD = """
 WITH wh AS MATERIALIZED (
     -- Every event of the statement has the same account, list, type and source: the
@@ -58,6 +58,7 @@ SELECT (SELECT count(*) FROM ev),
                       NULL)::procrastinate_job_to_defer_v1
            FROM dl))
 """
+
 _GROUPS = """COALESCE((SELECT jsonb_agg(gm.group_id ORDER BY gm.group_id)
                      FROM group_members gm JOIN groups g
                        ON g.account_id = gm.account_id AND g.id = gm.group_id
