@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
+from typing import Any, ClassVar
 
 import sqlalchemy as sa
 
@@ -63,7 +63,30 @@ def _delivery(row: Any) -> Delivery:
                     row.completed_at)
 
 
-class SendingRepository(_Repo, uow.SendingRepository):
+class DeliveryStates(_Repo):
+    """Status changes of one channel's rows of `deliveries` (CHANNEL): what email and SMS
+    deliveries share."""
+
+    CHANNEL: ClassVar[str]
+
+    def set_status(self, delivery_id: int, status: DeliveryStatus, now: dt.datetime) -> None:
+        values: dict[str, Any] = {"status": status.value}
+        if status is DeliveryStatus.SENDING:
+            values["started_at"] = sa.func.coalesce(_d.started_at, now)
+        if status is DeliveryStatus.COMPLETED:
+            values["completed_at"] = now
+        self.conn.execute(t.deliveries.update().where(_d.id == delivery_id).values(values))
+
+    def of_account(self, account_id: int, statuses: tuple[DeliveryStatus, ...]) -> list[int]:
+        rows = self.conn.execute(sa.select(_d.id).where(
+            _d.account_id == account_id, _d.channel == self.CHANNEL,
+            _d.status.in_([s.value for s in statuses])).order_by(_d.id))
+        return [int(r.id) for r in rows]
+
+
+class SendingRepository(DeliveryStates, uow.SendingRepository):
+    CHANNEL = "email"
+
     def add_message(self, account_id: int, list_id: int, subject: str,
                     content_type: ContentType, html: str, opts: MessageOptions,
                     now: dt.datetime, cloned_from: int | None = None) -> int:
@@ -130,20 +153,8 @@ class SendingRepository(_Repo, uow.SendingRepository):
         row = self.conn.execute(q.with_for_update() if lock else q).first()
         return _delivery(row) if row else None
 
-    def set_status(self, delivery_id: int, status: DeliveryStatus, now: dt.datetime) -> None:
-        values: dict[str, Any] = {"status": status.value}
-        if status is DeliveryStatus.SENDING:
-            values["started_at"] = sa.func.coalesce(_d.started_at, now)
-        if status is DeliveryStatus.COMPLETED:
-            values["completed_at"] = now
-        self.conn.execute(t.deliveries.update().where(_d.id == delivery_id).values(values))
-
-    def of_account(self, account_id: int, statuses: tuple[DeliveryStatus, ...]) -> list[int]:
-        rows = self.conn.execute(sa.select(_d.id).where(
-            _d.account_id == account_id, _d.status.in_([s.value for s in statuses]),
-            _EMAIL_DELIVERY)
-            .order_by(_d.id))
-        return [int(r.id) for r in rows]
+    def paused(self, account_id: int) -> list[Delivery]:
+        return self.deliveries(account_id, statuses=(DeliveryStatus.PAUSED,))
 
     def deliveries(self, account_id: int, list_id: int | None = None,
                    message_id: int | None = None,

@@ -8,8 +8,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from mailup_soap.db import tables as t
-from mailup_soap.db.repositories import _Repo
-from mailup_soap.db.sending_repos import audience
+from mailup_soap.db.sending_repos import DeliveryStates, audience
 from mailup_soap.domain.messages import ContentType, DeliveryStatus
 from mailup_soap.domain.model import PERSONAL_FIELD_COUNT
 from mailup_soap.domain.sms import Sms, SmsAddressee, SmsDelivery, SmsSendOptions
@@ -34,7 +33,9 @@ def _delivery(row: Any) -> SmsDelivery:
                        row.completed_at)
 
 
-class SmsRepository(_Repo, uow.SmsRepository):
+class SmsRepository(DeliveryStates, uow.SmsRepository):
+    CHANNEL = SMS
+
     def add_sms(self, account_id: int, list_id: int, subject: str, text: str, note: str,
                 now: dt.datetime) -> int:
         return int(self.conn.execute(t.messages.insert().values(
@@ -122,26 +123,17 @@ class SmsRepository(_Repo, uow.SmsRepository):
         row = self.conn.execute(q.with_for_update() if lock else q).first()
         return _delivery(row) if row else None
 
-    def set_status(self, delivery_id: int, status: DeliveryStatus, now: dt.datetime) -> None:
-        values: dict[str, Any] = {"status": status.value}
-        if status is DeliveryStatus.SENDING:
-            values["started_at"] = sa.func.coalesce(_d.started_at, now)
-        if status is DeliveryStatus.COMPLETED:
-            values["completed_at"] = now
-        self.conn.execute(t.deliveries.update().where(_d.id == delivery_id).values(values))
-
-    def of_account(self, account_id: int, statuses: tuple[DeliveryStatus, ...]) -> list[int]:
-        rows = self.conn.execute(sa.select(_d.id).where(
-            _d.account_id == account_id, _d.channel == SMS,
-            _d.status.in_([s.value for s in statuses])).order_by(_d.id))
-        return [int(r.id) for r in rows]
-
-    def deliveries(self, account_id: int, list_id: int,
+    def deliveries(self, account_id: int, list_id: int | None,
                    statuses: tuple[DeliveryStatus, ...]) -> list[SmsDelivery]:
-        rows = self.conn.execute(sa.select(t.deliveries).where(
-            _d.account_id == account_id, _d.list_id == list_id, _d.channel == SMS,
-            _d.status.in_([s.value for s in statuses])).order_by(_d.scheduled_at, _d.id))
-        return [_delivery(r) for r in rows]
+        q = sa.select(t.deliveries).where(
+            _d.account_id == account_id, _d.channel == SMS,
+            _d.status.in_([s.value for s in statuses])).order_by(_d.scheduled_at, _d.id)
+        if list_id is not None:
+            q = q.where(_d.list_id == list_id)
+        return [_delivery(r) for r in self.conn.execute(q)]
+
+    def paused(self, account_id: int) -> list[SmsDelivery]:
+        return self.deliveries(account_id, None, (DeliveryStatus.PAUSED,))
 
     def reschedule(self, delivery_id: int, when: dt.datetime) -> None:
         self.conn.execute(t.deliveries.update().where(

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+from collections.abc import Callable
 
 from mailup_soap import errors
 from mailup_soap.domain import lifecycle
@@ -25,7 +26,7 @@ from mailup_soap.service_layer.deps import Caller, Credentials, Deps
 from mailup_soap.service_layer.lists import checked_list, parse_guid
 from mailup_soap.service_layer.ports import FetchError
 from mailup_soap.service_layer.subscriptions import apply_step
-from mailup_soap.service_layer.unit_of_work import AbstractUnitOfWork
+from mailup_soap.service_layer.unit_of_work import AbstractUnitOfWork, DeliveryStates
 
 # -- messages --------------------------------------------------------------------------
 
@@ -474,34 +475,46 @@ def delivery_status(deps: Deps, cred: Credentials, delivery_id: int) -> msg.Deli
     return found
 
 
+def pause_all(states: DeliveryStates, account_id: int, now: dt.datetime) -> list[int]:
+    """Pause the account's scheduled and sending deliveries of one channel (email, SMS)."""
+    ids = states.of_account(account_id, (msg.DeliveryStatus.SCHEDULED,
+                                         msg.DeliveryStatus.SENDING))
+    for delivery_id in ids:
+        states.set_status(delivery_id, msg.DeliveryStatus.PAUSED, now)
+    return ids
+
+
+def resume_all(states: DeliveryStates, account_id: int, now: dt.datetime,
+               queue: Callable[[int, dt.datetime], None]) -> list[int]:
+    """Resume the account's paused deliveries of one channel where they stopped (`queue`
+    their jobs); one paused before it started goes back to its schedule."""
+    paused = states.paused(account_id)
+    for delivery in paused:
+        status = (msg.DeliveryStatus.SCHEDULED if delivery.started_at is None
+                  else msg.DeliveryStatus.SENDING)
+        states.set_status(delivery.id, status, now)
+        queue(delivery.id, max(delivery.scheduled_at, now))
+    return [d.id for d in paused]
+
+
 def stop_delivery(deps: Deps, cred: Credentials) -> list[int]:
     """StopDelivery: pause the account's deliveries; they resume where they stopped."""
     with deps.uow() as uow:
         caller = authorize(uow, deps, cred)
-        ids = uow.sending.of_account(caller.account_id, (msg.DeliveryStatus.SCHEDULED,
-                                                         msg.DeliveryStatus.SENDING))
-        for delivery_id in ids:
-            uow.sending.set_status(delivery_id, msg.DeliveryStatus.PAUSED, deps.clock.now())
+        ids = pause_all(uow.sending, caller.account_id, deps.clock.now())
         uow.commit()
         return ids
 
 
 def start_delivery(deps: Deps, cred: Credentials) -> list[int]:
-    """StartDelivery: resume the account's paused deliveries where they stopped; one paused
-    before it started goes back to its schedule."""
+    """StartDelivery: resume the account's paused deliveries (see resume_all)."""
     with deps.uow() as uow:
         caller = authorize(uow, deps, cred)
-        paused = uow.sending.deliveries(caller.account_id,
-                                        statuses=(msg.DeliveryStatus.PAUSED,))
         now = deps.clock.now()
-        for delivery in paused:
-            when = max(delivery.scheduled_at, now)
-            status = (msg.DeliveryStatus.SCHEDULED if delivery.started_at is None
-                      else msg.DeliveryStatus.SENDING)
-            uow.sending.set_status(delivery.id, status, now)
-            _queue(uow, delivery.id, when, now)
+        ids = resume_all(uow.sending, caller.account_id, now,
+                         lambda delivery_id, when: _queue(uow, delivery_id, when, now))
         uow.commit()
-        return [d.id for d in paused]
+        return ids
 
 
 # -- SendMessageNL: recipients from a file on the account's FTP site ---------------------

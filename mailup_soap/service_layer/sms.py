@@ -20,7 +20,7 @@ from mailup_soap.service_layer.auth import authorize
 from mailup_soap.service_layer.deps import Caller, Credentials, Deps
 from mailup_soap.service_layer.lists import checked_list
 from mailup_soap.service_layer.ports import SmsGateway, SmsGatewayError, SmsRefused
-from mailup_soap.service_layer.sending import charge_credits
+from mailup_soap.service_layer.sending import charge_credits, pause_all, resume_all
 from mailup_soap.service_layer.unit_of_work import AbstractUnitOfWork
 
 log = logging.getLogger("mailup_soap.sms")
@@ -215,28 +215,18 @@ def stop_deliveries(deps: Deps, cred: Credentials) -> list[int]:
     """StopDeliverySMS: pause the account's SMS deliveries; they resume where they stopped."""
     with deps.uow() as uow:
         caller = authorize(uow, deps, cred)
-        ids = uow.sms.of_account(caller.account_id, (msg.DeliveryStatus.SCHEDULED,
-                                                     msg.DeliveryStatus.SENDING))
-        for delivery_id in ids:
-            uow.sms.set_status(delivery_id, msg.DeliveryStatus.PAUSED, deps.clock.now())
+        ids = pause_all(uow.sms, caller.account_id, deps.clock.now())
         uow.commit()
         return ids
 
 
 def start_deliveries(deps: Deps, cred: Credentials) -> list[int]:
-    """StartDeliverySMS: resume the account's paused SMS deliveries where they stopped; one
-    paused before it started goes back to its schedule."""
+    """StartDeliverySMS: resume the account's paused SMS deliveries (see resume_all)."""
     with deps.uow() as uow:
         caller = authorize(uow, deps, cred)
-        ids = uow.sms.of_account(caller.account_id, (msg.DeliveryStatus.PAUSED,))
         now = deps.clock.now()
-        for delivery_id in ids:
-            delivery = uow.sms.delivery(caller.account_id, delivery_id)
-            assert delivery is not None
-            status = (msg.DeliveryStatus.SCHEDULED if delivery.started_at is None
-                      else msg.DeliveryStatus.SENDING)
-            uow.sms.set_status(delivery_id, status, now)
-            _queue(uow, delivery_id, max(delivery.scheduled_at, now), now)
+        ids = resume_all(uow.sms, caller.account_id, now,
+                         lambda delivery_id, when: _queue(uow, delivery_id, when, now))
         uow.commit()
         return ids
 

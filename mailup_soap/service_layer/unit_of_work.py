@@ -8,7 +8,7 @@ import abc
 import dataclasses
 import datetime as dt
 import uuid
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from types import TracebackType
 
 from mailup_soap.domain import messages as msg
@@ -404,7 +404,23 @@ class SyncFileRepository(abc.ABC):
         """The import failed: a later copy of the file is imported afresh."""
 
 
-class SendingRepository(abc.ABC):
+class DeliveryStates(abc.ABC):
+    """Pausing and resuming: the same for a channel's deliveries, email or SMS."""
+
+    @abc.abstractmethod
+    def set_status(self, delivery_id: int, status: msg.DeliveryStatus,
+                   now: dt.datetime) -> None: ...
+
+    @abc.abstractmethod
+    def of_account(self, account_id: int,
+                   statuses: tuple[msg.DeliveryStatus, ...]) -> list[int]: ...
+
+    @abc.abstractmethod
+    def paused(self, account_id: int) -> Sequence[msg.Delivery | sms_model.SmsDelivery]:
+        """The account's paused deliveries of this channel."""
+
+
+class SendingRepository(DeliveryStates):
     """Messages, deliveries and their recipients, opens and clicks."""
 
     @abc.abstractmethod
@@ -435,14 +451,6 @@ class SendingRepository(abc.ABC):
     @abc.abstractmethod
     def delivery(self, account_id: int | None, delivery_id: int,
                  lock: bool = False) -> msg.Delivery | None: ...
-
-    @abc.abstractmethod
-    def set_status(self, delivery_id: int, status: msg.DeliveryStatus,
-                   now: dt.datetime) -> None: ...
-
-    @abc.abstractmethod
-    def of_account(self, account_id: int,
-                   statuses: tuple[msg.DeliveryStatus, ...]) -> list[int]: ...
 
     @abc.abstractmethod
     def deliveries(self, account_id: int, list_id: int | None = None,
@@ -497,7 +505,7 @@ class SendingRepository(abc.ABC):
         """Messages charged to the list's deliveries, per channel."""
 
 
-class SmsRepository(abc.ABC):
+class SmsRepository(DeliveryStates):
     """SMS messages and deliveries: rows of messages / deliveries / delivery_recipients with
     channel 'sms' (the email repository never sees them)."""
 
@@ -534,17 +542,9 @@ class SmsRepository(abc.ABC):
                  lock: bool = False) -> sms_model.SmsDelivery | None: ...
 
     @abc.abstractmethod
-    def set_status(self, delivery_id: int, status: msg.DeliveryStatus,
-                   now: dt.datetime) -> None: ...
-
-    @abc.abstractmethod
-    def of_account(self, account_id: int,
-                   statuses: tuple[msg.DeliveryStatus, ...]) -> list[int]: ...
-
-    @abc.abstractmethod
-    def deliveries(self, account_id: int, list_id: int,
+    def deliveries(self, account_id: int, list_id: int | None,
                    statuses: tuple[msg.DeliveryStatus, ...]) -> list[sms_model.SmsDelivery]:
-        """The list's SMS deliveries in these statuses, by schedule."""
+        """The list's (None: the account's) SMS deliveries in these statuses, by schedule."""
 
     @abc.abstractmethod
     def reschedule(self, delivery_id: int, when: dt.datetime) -> None: ...
