@@ -57,10 +57,15 @@ def _message(row: Any) -> Message:
 
 
 def _delivery(row: Any) -> Delivery:
-    return Delivery(row.id, row.account_id, row.list_id, row.message_id,
-                    DeliveryStatus(row.status), row.from_email, row.from_name, row.total,
-                    row.sent, row.failed, row.skipped, row.scheduled_at, row.started_at,
-                    row.completed_at)
+    return Delivery(row.id, row.account_id, row.list_id, row.message_id, row.from_email,
+                    row.from_name, **progress_fields(row))
+
+
+def progress_fields(row: Any) -> dict[str, Any]:
+    """A `deliveries` row's Progress fields, for either channel."""
+    return {"status": DeliveryStatus(row.status), "total": row.total, "sent": row.sent,
+            "failed": row.failed, "skipped": row.skipped, "scheduled_at": row.scheduled_at,
+            "started_at": row.started_at, "completed_at": row.completed_at}
 
 
 class DeliveryStates(_Repo):

@@ -8,7 +8,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from mailup_soap.db import tables as t
-from mailup_soap.db.sending_repos import DeliveryStates, audience
+from mailup_soap.db.sending_repos import DeliveryStates, audience, progress_fields
 from mailup_soap.domain.messages import ContentType, DeliveryStatus
 from mailup_soap.domain.model import PERSONAL_FIELD_COUNT
 from mailup_soap.domain.sms import Sms, SmsAddressee, SmsDelivery, SmsSendOptions
@@ -28,9 +28,7 @@ def _sms(row: Any) -> Sms:
 
 def _delivery(row: Any) -> SmsDelivery:
     return SmsDelivery(row.id, row.account_id, row.list_id, row.message_id, row.sms_text,
-                       row.from_name, DeliveryStatus(row.status), row.total, row.sent,
-                       row.failed, row.skipped, row.scheduled_at, row.started_at,
-                       row.completed_at)
+                       row.from_name, **progress_fields(row))
 
 
 class SmsRepository(DeliveryStates, uow.SmsRepository):

@@ -76,15 +76,30 @@ class SendOptions:
     delivery_at: dt.datetime | None = None  # None: now
 
 
+# Keyword-only: each channel's own fields come first and stay positional.
+@dataclasses.dataclass(frozen=True, kw_only=True)
 class Progress:
-    """What an email or SMS delivery has done of its recipients (mixed into both)."""
+    """Where an email or SMS delivery stands and what it has done of its recipients: the
+    fields and rules both channels share."""
 
+    status: DeliveryStatus
     total: int
     sent: int
     failed: int
     skipped: int
+    scheduled_at: dt.datetime
     started_at: dt.datetime | None
     completed_at: dt.datetime | None
+
+    def why_not_run(self, now: dt.datetime) -> str | None:
+        """Why a worker that picks the delivery up leaves it alone: paused or completed, or
+        not due yet (it was rescheduled later, and that reschedule queued its own job).
+        None: run it."""
+        if self.status in (DeliveryStatus.PAUSED, DeliveryStatus.COMPLETED):
+            return self.status.value
+        if self.scheduled_at > now + dt.timedelta(seconds=1):
+            return "not due"
+        return None
 
     @property
     def done(self) -> int:
@@ -111,16 +126,8 @@ class Delivery(Progress):
     account_id: int
     list_id: int
     message_id: int
-    status: DeliveryStatus
     from_email: str
     from_name: str
-    total: int
-    sent: int
-    failed: int
-    skipped: int
-    scheduled_at: dt.datetime
-    started_at: dt.datetime | None
-    completed_at: dt.datetime | None
 
 
 @dataclasses.dataclass(frozen=True)

@@ -205,14 +205,6 @@ class SmsDelivery(msg.Progress):
     sms_id: int | None  # None: SendDirectSMS, the text is on the delivery
     text: str | None
     sender: str
-    status: msg.DeliveryStatus
-    total: int
-    sent: int
-    failed: int
-    skipped: int
-    scheduled_at: dt.datetime
-    started_at: dt.datetime | None
-    completed_at: dt.datetime | None
 
 
 @dataclasses.dataclass(frozen=True)

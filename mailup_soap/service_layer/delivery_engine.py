@@ -61,11 +61,10 @@ def run_delivery(deps: Deps, delivery_id: int) -> str:
         raise RuntimeError("no SMTP configured for deliveries")
     with deps.uow() as uow:
         delivery = uow.sending.delivery(None, delivery_id, lock=True)
-        if delivery is None or delivery.status in (msg.DeliveryStatus.PAUSED,
-                                                   msg.DeliveryStatus.COMPLETED):
-            return delivery.status.value if delivery else "gone"
-        if delivery.scheduled_at > deps.clock.now() + dt.timedelta(seconds=1):
-            return "not due"  # rescheduled later: that reschedule queued its own job
+        if delivery is None:
+            return "gone"
+        if left := delivery.why_not_run(deps.clock.now()):
+            return left
         uow.sending.set_status(delivery_id, msg.DeliveryStatus.SENDING, deps.clock.now())
         message = uow.sending.message(delivery.account_id, delivery.message_id)
         uow.commit()

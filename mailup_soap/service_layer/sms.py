@@ -300,11 +300,10 @@ def run_sms_delivery(deps: Deps, delivery_id: int) -> str:
     gateway = _gateway(deps)
     with deps.uow() as uow:
         delivery = uow.sms.delivery(None, delivery_id, lock=True)
-        if delivery is None or delivery.status in (msg.DeliveryStatus.PAUSED,
-                                                   msg.DeliveryStatus.COMPLETED):
-            return delivery.status.value if delivery else "gone"
-        if delivery.scheduled_at > deps.clock.now() + dt.timedelta(seconds=1):
-            return "not due"  # rescheduled later: that reschedule moved or queued its job
+        if delivery is None:
+            return "gone"
+        if left := delivery.why_not_run(deps.clock.now()):
+            return left
         uow.sms.set_status(delivery_id, msg.DeliveryStatus.SENDING, deps.clock.now())
         text = delivery.text
         if delivery.sms_id is not None:

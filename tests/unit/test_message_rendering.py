@@ -101,10 +101,29 @@ def test_a_deliverys_estimate_follows_its_pace_so_far() -> None:
     import datetime as dt
 
     start = dt.datetime(2026, 1, 1, 10, 0, tzinfo=dt.UTC)
-    running = msg.Delivery(1, 1, 1, 1, msg.DeliveryStatus.SENDING, "a@b.c", "A", 400, 90, 5, 5,
-                           start, start, None)
+    running = msg.Delivery(1, 1, 1, 1, "a@b.c", "A", status=msg.DeliveryStatus.SENDING,
+                           total=400, sent=90, failed=5, skipped=5, scheduled_at=start,
+                           started_at=start, completed_at=None)
     done = dataclasses.replace(running, sent=390, completed_at=start)
 
     assert (running.percent, running.to_send) == (25, 300)
     assert running.seconds_left(start + dt.timedelta(seconds=100)) == 300
     assert (done.percent, done.seconds_left(start + dt.timedelta(hours=1))) == (100, 0)
+
+
+def test_a_worker_leaves_a_paused_completed_or_not_yet_due_delivery_alone() -> None:
+    import datetime as dt
+
+    now = dt.datetime(2026, 1, 1, 10, 0, tzinfo=dt.UTC)
+    due = msg.Delivery(1, 1, 1, 1, "a@b.c", "A", status=msg.DeliveryStatus.SCHEDULED, total=3,
+                       sent=0, failed=0, skipped=0, scheduled_at=now, started_at=None,
+                       completed_at=None)
+    later = dataclasses.replace(due, scheduled_at=now + dt.timedelta(minutes=5))
+
+    assert due.why_not_run(now) is None
+    assert dataclasses.replace(due, status=msg.DeliveryStatus.SENDING).why_not_run(now) is None
+    assert dataclasses.replace(due, status=msg.DeliveryStatus.PAUSED).why_not_run(now) == "paused"
+    assert (dataclasses.replace(due, status=msg.DeliveryStatus.COMPLETED).why_not_run(now)
+            == "completed")
+    assert later.why_not_run(now) == "not due"
+    assert later.why_not_run(now + dt.timedelta(minutes=5)) is None
