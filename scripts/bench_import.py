@@ -2,8 +2,10 @@
 the Import service (`NewImportProcess` in chunks, then `StartImportProcesses` with no xmlDoc,
 polling `GetProcessDetails` until every process is completed), merged by a real
 `mailup-soap worker`, into a list that already holds EXISTING of them. In the same run, a raw
-COPY of the same rows into a bare table. Prints rows/s of both, the ratio, and the worker's
-peak memory (VmHWM of its process).
+COPY of the same rows into a bare table. Prints rows/s of both, the ratio, the worker's
+peak memory (VmHWM of its process), and the CPU time the whole machine was busy meanwhile
+(server, worker, PostgreSQL and this client alike), which bounds what more cores or more
+overlap could gain.
 
     DATABASE_URL=... .venv/bin/python scripts/bench_import.py [--rows 1000000] [--existing 200000]
 """
@@ -106,6 +108,14 @@ def raw_copy(dsn: str, rows: int) -> float:
     return elapsed
 
 
+def cpu_busy() -> float:
+    """CPU-seconds the whole machine has spent busy since boot, every core summed (Linux
+    /proc/stat: user, nice, system, irq, softirq, steal; not idle or iowait)."""
+    fields = pathlib.Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]
+    user, nice, system, _idle, _iowait, irq, softirq, steal = (int(f) for f in fields[:8])
+    return (user + nice + system + irq + softirq + steal) / os.sysconf("SC_CLK_TCK")
+
+
 def peak_mb(pid: int) -> float:
     status = pathlib.Path(f"/proc/{pid}/status").read_text()
     return int(re.search(r"VmHWM:\s+(\d+) kB", status).group(1)) / 1024  # type: ignore[union-attr]
@@ -145,7 +155,7 @@ def main() -> None:
         user = f"a{console_id}"
         chunks = [(lo, min(lo + args.chunk, args.rows)) for lo in range(0, args.rows, args.chunk)]
         documents = [escape(xml_rows(lo, hi)) for lo, hi in chunks]  # prepared before timing
-        started = time.perf_counter()
+        started, busy_at_start = time.perf_counter(), cpu_busy()
 
         def new_process(document: str) -> int:
             return code(call(port, user, password, "NewImportProcess",
@@ -156,7 +166,7 @@ def main() -> None:
             ids = list(pool.map(new_process, documents))
         if any(i <= 0 for i in ids):
             raise RuntimeError(f"NewImportProcess codes: {ids}")
-        staged = time.perf_counter() - started
+        staged, busy_staging = time.perf_counter() - started, cpu_busy() - busy_at_start
         started_all = call(port, user, password, "StartImportProcesses",
                            "<listsIDs></listsIDs><listsGUIDs></listsGUIDs><xmlDoc></xmlDoc>"
                            f"<groupsIDs></groupsIDs>{FLAGS}")
@@ -177,7 +187,7 @@ def main() -> None:
                 pending.pop(0)
             else:
                 time.sleep(0.2)
-        elapsed = time.perf_counter() - started
+        elapsed, busy = time.perf_counter() - started, cpu_busy() - busy_at_start
         memory = peak_mb(worker.pid)
     finally:
         worker.terminate()
@@ -188,6 +198,10 @@ def main() -> None:
           f"{args.rows:,} rows in {elapsed:.1f} s = {args.rows / elapsed:,.0f} rows/s")
     print(f"  NewImportProcess calls (parse + COPY): {staged:.1f} s; start + merge by the worker:"
           f" {elapsed - staged:.1f} s")
+    cores = os.cpu_count() or 1
+    print(f"  CPU busy, whole machine ({cores} cores): {busy:.1f} CPU-s = {busy / elapsed:.2f} "
+          f"cores on average ({busy_staging:.1f} CPU-s while sending, "
+          f"{busy - busy_staging:.1f} while merging)")
     print(f"raw COPY of the same rows into a bare table: {args.rows / raw:,.0f} rows/s")
     print(f"ratio mailup-soap / raw COPY: {raw / elapsed:.3f}")
     print(f"worker peak memory (VmHWM): {memory:.0f} MB")
