@@ -500,6 +500,33 @@ def test_a_process_larger_than_a_batch_merges_every_batch(
         7, 1, 8)
 
 
+def test_a_list_deleted_between_batches_ends_its_process_and_nothing_more_is_merged(
+        deps: Deps, engine: sa.Engine, account: AccountInfo,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(imports, "BATCH_ROWS", 2)
+    lst = _list(deps, account)
+    emails = [_email(f"d{n}") for n in range(5)]
+    process_id = _create(deps, account, lst, _doc(*map(_row, emails)), ImportOptions())
+
+    def delete_the_list(done: int, staged: int) -> None:
+        lists.delete_list(deps, _key(deps, account), lst.id)
+
+    status = imports.run_process(deps, process_id, progress=delete_the_list)
+
+    assert status is ProcessStatus.FAILED
+    with deps.uow() as uow:
+        assert uow.imports.get(process_id) is None  # gone with its list, and its rows too
+    assert _staged_rows(engine, process_id) == 0
+    assert _statuses(engine, account.console_id, lst.id) == {}
+    # The first batch was committed before the delete: its contacts stay in the account
+    # (recipients belong to the account, not to a list), with their subscription's event
+    # and the removal's; the later batches never ran.
+    assert sorted(_recipients(engine, account.console_id)) == sorted(emails[:2])
+    assert sorted((e.type, e.email) for e in _events(engine, account.console_id)) == sorted(
+        [("subscription_confirmed", e) for e in emails[:2]]
+        + [("removed", e) for e in emails[:2]])
+
+
 # -- a worker killed between batches ---------------------------------------------------------
 
 
