@@ -24,8 +24,9 @@ from mailup_soap.service_layer import unit_of_work as uow
 _m = t.messages.c
 _d = t.deliveries.c
 # The SMS side shares these tables (service_layer/sms.py): this repository sees email only.
-_EMAIL_MESSAGE = _m.channel == "email"
-_EMAIL_DELIVERY = _d.channel == "email"
+EMAIL = "email"  # the channel of this repository's messages and deliveries
+_EMAIL_MESSAGE = _m.channel == EMAIL
+_EMAIL_DELIVERY = _d.channel == EMAIL
 _CREDITS = {"email": "email_credits", "sms": "sms_credits"}  # never caller text
 _FIELDS = ", ".join(f"r.field{i}" for i in range(1, PERSONAL_FIELD_COUNT + 1))
 
@@ -90,7 +91,7 @@ class DeliveryStates(_Repo):
 
 
 class SendingRepository(DeliveryStates, uow.SendingRepository):
-    CHANNEL = "email"
+    CHANNEL = EMAIL
 
     def add_message(self, account_id: int, list_id: int, subject: str,
                     content_type: ContentType, html: str, opts: MessageOptions,

@@ -23,14 +23,15 @@ def normalize_email(raw: str | None) -> str | None:
     return value
 
 
-_MOBILE_PUNCTUATION = re.compile(r"[\s\-./()]", re.ASCII)
+# What may separate a number's digits: dropped before it is checked.
+MOBILE_PUNCTUATION = re.compile(r"[\s\-./()]", re.ASCII)
 _MOBILE = re.compile(r"\+?[0-9]{6,16}")
 
 
 def normalize_mobile(raw: str | None) -> tuple[str, str] | None:
     """A number with its international prefix (`+39 333 1234567`, `0039...`) -> ("", "+39...").
     The prefix is kept inside the number: it cannot be split without a numbering plan."""
-    value = _MOBILE_PUNCTUATION.sub("", raw or "")
+    value = MOBILE_PUNCTUATION.sub("", raw or "")
     if not value:
         return None
     if value.startswith("00"):

@@ -13,7 +13,12 @@ from typing import IO, Any
 from lxml import etree
 
 from mailup_soap import errors
-from mailup_soap.domain.contacts import FIELD_MAX, normalize_email, normalize_mobile
+from mailup_soap.domain.contacts import (
+    FIELD_MAX,
+    MOBILE_PUNCTUATION,
+    normalize_email,
+    normalize_mobile,
+)
 from mailup_soap.domain.imports import Channels, ImportOptions
 from mailup_soap.domain.model import PERSONAL_FIELD_COUNT
 
@@ -41,7 +46,7 @@ def _contact(row_no: int, email: str | None, prefix: str | None, number: str | N
     try:
         if opts.mobile_input_type == 2 and (number or "").strip():
             digits = re.sub(r"\D", "", prefix or "", flags=re.ASCII).removeprefix("00")
-            number = "+" + digits + re.sub(r"[\s\-./()]", "", number or "", flags=re.ASCII)
+            number = "+" + digits + MOBILE_PUNCTUATION.sub("", number or "")
         mobile = normalize_mobile(number) if number else None
         clean_email = normalize_email(email)
     except errors.InvalidContact as exc:

@@ -300,23 +300,20 @@ def send_single(deps: Deps, cred: Credentials, list_id: int, subject: str | None
     message_options, send_options = _split(options)
     opts = dataclasses.replace(msg.send_options(dict(send_options) | {"send_to": "ALL"}),
                                send_to=msg.SendTo.RECIPIENTS, recipients=(email.lower(),))
-    by_id = (kind or "").strip().upper() == "ID"
-    new_message = None
-    if by_id:
+    existing_id = None  # type ID: a message of the list; otherwise one is made
+    if (kind or "").strip().upper() == "ID":
         raw = (content or "").strip()
         if not (raw.isascii() and raw.isdigit()):
             raise errors.InvalidArgument("content", "type ID needs a message id")
+        existing_id = int(raw)
     else:
         _caller_list(deps, cred, list_id)  # credentials first: a URL is fetched next
         new_message = _content(deps, subject, kind, content, message_options)
     with deps.uow() as uow:
         caller = authorize(uow, deps, cred)
         lst = checked_list(uow, caller, list_id, None)
-        if new_message is None:
-            message_id = int((content or "").strip())
-        else:
-            message_id = uow.sending.add_message(caller.account_id, list_id, *new_message,
-                                                 deps.clock.now())
+        message_id = existing_id if existing_id is not None else uow.sending.add_message(
+            caller.account_id, list_id, *new_message, deps.clock.now())
         recipient = uow.recipients.find(caller.account_id, email, None)
         if recipient is None:
             recipient = uow.recipients.add(caller.account_id, email, None, {})
