@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import dataclasses
+import datetime as dt
 import email
 import email.message
 import email.policy
@@ -28,6 +29,20 @@ from mailup_soap.service_layer.deps import Deps
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 TEST_CLUSTER_PORT = "54329"
+
+
+def _sync_time_far_from_now() -> str:
+    """Every worker of the run defers the periodic tasks that fell due in the last 10 minutes
+    (procrastinate's max_delay). At MAILUP_SYNC_TIME's default, 02:00, a run started at 02:05
+    would find a daily sync queued by some earlier test's worker, and the tests that queue
+    their own would meet its queueing lock. Twelve hours away, no run ever sees it fall due."""
+    return f"{(dt.datetime.now(dt.UTC) + dt.timedelta(hours=12)):%H:%M}"
+
+
+# The in-process workers get it from the Settings below, the CLIs and workers the tests start
+# as processes from the environment.
+SYNC_TIME = _sync_time_far_from_now()
+os.environ["MAILUP_SYNC_TIME"] = SYNC_TIME
 
 
 def _start_cluster() -> str:
@@ -97,7 +112,8 @@ def ftp_root(tmp_path_factory: pytest.TempPathFactory) -> pathlib.Path:
 @pytest.fixture(scope="session")
 def settings(database_url: str, smtp: SmtpSink, ftp_root: pathlib.Path) -> Settings:
     return Settings(database_url=database_url, secret_key="test-secret", smtp_port=smtp.port,
-                    webhook_timeout_seconds=2, ftp_root=str(ftp_root), ftp_settle_seconds=0)
+                    webhook_timeout_seconds=2, ftp_root=str(ftp_root), ftp_settle_seconds=0,
+                    sync_time=SYNC_TIME)
 
 
 def run_jobs(settings: Settings, *queues: str) -> None:
@@ -164,7 +180,7 @@ def _http_server(database_url: str, deps: Deps, smtp: SmtpSink,
     base = f"http://127.0.0.1:{httpd.server_port}"
     settings = Settings(database_url=database_url, public_url=base, max_body_bytes=256 * 1024,
                         secret_key="test-secret", smtp_port=smtp.port, webhook_timeout_seconds=2,
-                        ftp_root=str(ftp_root), ftp_settle_seconds=0)
+                        ftp_root=str(ftp_root), ftp_settle_seconds=0, sync_time=SYNC_TIME)
     httpd.set_app(bootstrap.build_wsgi_app(settings, deps))
     thread = threading.Thread(target=httpd.serve_forever, daemon=True)
     thread.start()

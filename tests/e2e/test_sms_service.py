@@ -19,7 +19,14 @@ from mailup_soap.config import Settings
 from mailup_soap.db import sms_repos
 from mailup_soap.service_layer import sms
 from mailup_soap.service_layer.ports import SmsGatewayError
-from tests.conftest import AccountInfo, _QuietHandler, _ThreadingServer, free_port, run_jobs
+from tests.conftest import (
+    SYNC_TIME,
+    AccountInfo,
+    _QuietHandler,
+    _ThreadingServer,
+    free_port,
+    run_jobs,
+)
 from tests.e2e.conftest import BINDINGS, PATHS, ServiceFactory, login, parse, reference_client
 from tests.e2e.send_helpers import code as _code
 from tests.e2e.send_helpers import new_list, subscribe
@@ -45,7 +52,7 @@ def _sms_server(database_url: str, smtp: Any,
                         smtp_port=smtp.port, ftp_root=str(ftp_root), ftp_settle_seconds=0,
                         sms_gateway_url=f"http://127.0.0.1:{free_port()}/sms",
                         sms_gateway_token=TOKEN, sms_sender="Shop",
-                        sms_gateway_timeout_seconds=2)
+                        sms_gateway_timeout_seconds=2, sync_time=SYNC_TIME)
     httpd.set_app(bootstrap.build_wsgi_app(settings, bootstrap.build_deps(settings, 2)))
     thread = threading.Thread(target=httpd.serve_forever, daemon=True)
     thread.start()
