@@ -290,14 +290,9 @@ def merge_batch(conn: Connection, process_id: int, account_id: int, list_id: int
     # Groups first: the events' snapshot carries them ([Groups]).
     if opts.group_ids:
         if opts.replace_groups:
-            # By primary key from the batch's (group, recipient) pairs, whatever the
-            # planner believes about the account's memberships.
-            run("""DELETE FROM group_members m
-                   WHERE (m.account_id, m.group_id, m.recipient_id) IN (
-                       SELECT :a, g.id, ib.recipient_id
-                       FROM ib JOIN groups g ON g.account_id = :a AND g.list_id = :l
-                       WHERE ib.recipient_id IS NOT NULL
-                         AND NOT (g.id = ANY (CAST(:groups AS integer[]))))""")
+            run(_DELETE_FOUND.format(table="group_members", found=_LIST_MEMBERSHIPS.format(
+                rows="ib.recipient_id IS NOT NULL",
+                groups="NOT (g.id = ANY (CAST(:groups AS integer[])))")))
         run("""INSERT INTO group_members (account_id, group_id, recipient_id)
                SELECT :a, g.id, ib.recipient_id FROM ib JOIN groups g
                  ON g.account_id = :a AND g.list_id = :l
@@ -380,18 +375,40 @@ WHERE NOT ib.inserted AND ib.event = :ev AND NOT ib.remove"""
 _REMOVED = "SELECT recipient_id FROM ib WHERE remove"
 
 
+# Rows the batch's rows find one by one, deleted by their physical address (a TID scan).
+# Any other form leaves the planner free to read the account's rows once and match them
+# against the batch; when the statistics do not know the account yet it believes that read
+# to be one row, and read all of them, once per batch or, worse, once per row of the batch.
+_DELETE_FOUND = "DELETE FROM {table} WHERE ctid = ANY (ARRAY({found}))"
+# The memberships of the batch's `rows` in groups of the list (`groups` of them): the batch
+# read once, each (recipient, group) looked up by the whole key of group_members (by
+# account and recipient alone, the key's group column skipped, the btree reads every
+# membership of the account).
+_LIST_MEMBERSHIPS = """
+SELECT x.ctid FROM ib
+CROSS JOIN LATERAL (
+    SELECT x.ctid FROM groups g
+    CROSS JOIN LATERAL (SELECT x.ctid FROM group_members x
+                        WHERE x.account_id = :a AND x.group_id = g.id
+                          AND x.recipient_id = ib.recipient_id OFFSET 0) AS x
+    WHERE g.account_id = :a AND g.list_id = :l AND {groups} OFFSET 0) AS x
+WHERE {rows}"""
+
+
 def _remove(conn: Connection, run: Any, account_id: int, list_id: int, source: ChangeSource,
             now: dt.datetime) -> None:
     """CSV rows with status `delete`: the subscription is cancelled with the recipient's
     groups of this list. The event goes first: its snapshot carries those groups."""
     events.record(conn, account_id, list_id, EventType.REMOVED, source, now,
                   recipients=events.ids_in(_REMOVED))
-    run(f"""DELETE FROM group_members m
-            WHERE m.account_id = :a AND m.recipient_id = ANY (ARRAY({_REMOVED}))
-              AND m.group_id IN (SELECT id FROM groups WHERE account_id = :a AND list_id = :l)""")
-    run(f"""DELETE FROM subscriptions s
-            WHERE s.account_id = :a AND s.list_id = :l
-              AND s.recipient_id = ANY (ARRAY({_REMOVED}))""")
+    run(_DELETE_FOUND.format(table="group_members",
+                             found=_LIST_MEMBERSHIPS.format(rows="ib.remove", groups="true")))
+    run(_DELETE_FOUND.format(table="subscriptions", found="""
+        SELECT x.ctid FROM ib
+        CROSS JOIN LATERAL (SELECT x.ctid FROM subscriptions x
+                            WHERE x.account_id = :a AND x.list_id = :l
+                              AND x.recipient_id = ib.recipient_id OFFSET 0) AS x
+        WHERE ib.remove"""))
 
 
 def _runner(conn: Connection, params: dict[str, Any]) -> Any:

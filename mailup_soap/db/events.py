@@ -59,11 +59,15 @@ SELECT (SELECT count(*) FROM ev),
            FROM dl))
 """
 
-_GROUPS = """COALESCE((SELECT jsonb_agg(gm.group_id ORDER BY gm.group_id)
-                     FROM group_members gm JOIN groups g
-                       ON g.account_id = gm.account_id AND g.id = gm.group_id
-                     WHERE gm.account_id = r.account_id
-                       AND gm.recipient_id = r.id AND g.list_id = :list_id),
+# The recipient's groups of the list: each group of the list looked up in group_members by
+# the whole key. By account and recipient alone, when the statistics do not know the account
+# yet, the primary key (account, group, recipient) may be searched skipping the group, which
+# reads every membership of the account for each event.
+_GROUPS = """COALESCE((SELECT jsonb_agg(g.id ORDER BY g.id) FROM groups g
+                     WHERE g.account_id = r.account_id AND g.list_id = :list_id
+                       AND EXISTS (SELECT 1 FROM group_members gm
+                                   WHERE gm.account_id = r.account_id AND gm.group_id = g.id
+                                     AND gm.recipient_id = r.id OFFSET 0)),
                     '[]'::jsonb)"""
 
 
@@ -83,15 +87,22 @@ def ids_in(ids_query: str) -> str:
 
 
 ONE_RECIPIENT = _where("r.id = :recipient_id")
-LIST_SUBSCRIBERS = _where("r.id IN (SELECT s.recipient_id FROM subscriptions s "
-                           "WHERE s.account_id = :account_id AND s.list_id = :list_id)")
-GROUP_MEMBERS_IN_LIST = _where(
-    "r.id IN (SELECT s.recipient_id FROM subscriptions s JOIN group_members m "
-    "ON m.account_id = s.account_id AND m.recipient_id = s.recipient_id "
-    "WHERE s.account_id = :account_id AND s.list_id = :list_id AND m.group_id = :group_id)")
-PENDING_BEFORE = _where("r.id IN (SELECT s.recipient_id FROM subscriptions s "
-                         "WHERE s.account_id = :account_id AND s.list_id = :list_id "
-                         "AND s.status = 'pending' AND s.requested_at < :cutoff)")
+LIST_SUBSCRIBERS = ids_in("SELECT s.recipient_id FROM subscriptions s "
+                          "WHERE s.account_id = :account_id AND s.list_id = :list_id")
+# The group's members with a subscription to the list, each subscription looked up by key:
+# the cost follows the group's size. As a join, statistics that did not know the account yet
+# (one member, they believed) had every subscription of the list read all of the group's
+# members (68 s for 20,000 members).
+GROUP_SUBSCRIPTIONS = """
+SELECT m.recipient_id, s.ctid FROM group_members m
+CROSS JOIN LATERAL (SELECT s.ctid FROM subscriptions s
+                    WHERE s.account_id = :account_id AND s.list_id = :list_id
+                      AND s.recipient_id = m.recipient_id OFFSET 0) AS s
+WHERE m.account_id = :account_id AND m.group_id = :group_id"""
+GROUP_MEMBERS_IN_LIST = ids_in(f"SELECT recipient_id FROM ({GROUP_SUBSCRIPTIONS}) AS gs")
+PENDING_BEFORE = ids_in("SELECT s.recipient_id FROM subscriptions s "
+                        "WHERE s.account_id = :account_id AND s.list_id = :list_id "
+                        "AND s.status = 'pending' AND s.requested_at < :cutoff")
 
 
 def record(conn: Connection, account_id: int, list_id: int, event: EventType,

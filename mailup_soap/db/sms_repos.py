@@ -8,7 +8,14 @@ from typing import Any
 import sqlalchemy as sa
 
 from mailup_soap.db import tables as t
-from mailup_soap.db.sending_repos import DeliveryStates, audience, progress_fields
+from mailup_soap.db.sending_repos import (
+    CLAIMED_RECIPIENT,
+    CLAIMED_SUBSCRIPTION,
+    SUBSCRIBERS,
+    DeliveryStates,
+    audience,
+    progress_fields,
+)
 from mailup_soap.domain.messages import ContentType, DeliveryStatus
 from mailup_soap.domain.model import PERSONAL_FIELD_COUNT
 from mailup_soap.domain.sms import Sms, SmsAddressee, SmsDelivery, SmsSendOptions
@@ -73,8 +80,7 @@ class SmsRepository(DeliveryStates, uow.SmsRepository):
         self.conn.execute(sa.text(f"""
             WITH picked AS (
                 INSERT INTO delivery_recipients (delivery_id, recipient_id)
-                SELECT DISTINCT ON (r.mobile_number) :d, s.recipient_id FROM subscriptions s
-                JOIN recipients r ON r.account_id = s.account_id AND r.id = s.recipient_id
+                SELECT DISTINCT ON (r.mobile_number) :d, s.recipient_id FROM {SUBSCRIBERS}
                 WHERE {' AND '.join(where)}
                 ORDER BY r.mobile_number, s.recipient_id
                 RETURNING 1)
@@ -151,9 +157,8 @@ class SmsRepository(DeliveryStates, uow.SmsRepository):
                         ELSE s.status IS DISTINCT FROM 'unsubscribed' END AS wanted,
                    {_FIELDS}
             FROM delivery_recipients dr
-            LEFT JOIN recipients r ON r.account_id = :a AND r.id = dr.recipient_id
-            LEFT JOIN subscriptions s ON s.account_id = :a AND s.list_id = :l
-                                     AND s.recipient_id = dr.recipient_id
+            LEFT JOIN LATERAL ({CLAIMED_RECIPIENT}) AS r ON true
+            LEFT JOIN LATERAL ({CLAIMED_SUBSCRIPTION}) AS s ON true
             WHERE dr.delivery_id = :d AND dr.state = 'pending'
             ORDER BY dr.recipient_id LIMIT :n"""),
             {"a": delivery.account_id, "l": delivery.list_id, "d": delivery.id,
