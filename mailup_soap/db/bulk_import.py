@@ -375,10 +375,12 @@ WHERE NOT ib.inserted AND ib.event = :ev AND NOT ib.remove"""
 _REMOVED = "SELECT recipient_id FROM ib WHERE remove"
 
 
-# Rows the batch's rows find one by one, deleted by their physical address (a TID scan).
-# Any other form leaves the planner free to read the account's rows once and match them
-# against the batch; when the statistics do not know the account yet it believes that read
-# to be one row, and read all of them, once per batch or, worse, once per row of the batch.
+# Memberships the batch's rows find one by one, deleted by their physical address (a TID
+# scan). Any other form leaves the planner free to read the account's rows once and match
+# them against the batch; when the statistics do not know the account yet it believes that
+# read to be one row, and read all of them, once per batch or, worse, once per row of the
+# batch. Only for group_members, whose rows are never updated: a row updated meanwhile by
+# another transaction has a new address, which this statement's snapshot does not see.
 _DELETE_FOUND = "DELETE FROM {table} WHERE ctid = ANY (ARRAY({found}))"
 # The memberships of the batch's `rows` in groups of the list (`groups` of them): the batch
 # read once, each (recipient, group) looked up by the whole key of group_members (by
@@ -403,12 +405,19 @@ def _remove(conn: Connection, run: Any, account_id: int, list_id: int, source: C
                   recipients=events.ids_in(_REMOVED))
     run(_DELETE_FOUND.format(table="group_members",
                              found=_LIST_MEMBERSHIPS.format(rows="ib.remove", groups="true")))
-    run(_DELETE_FOUND.format(table="subscriptions", found="""
-        SELECT x.ctid FROM ib
-        CROSS JOIN LATERAL (SELECT x.ctid FROM subscriptions x
-                            WHERE x.account_id = :a AND x.list_id = :l
-                              AND x.recipient_id = ib.recipient_id OFFSET 0) AS x
-        WHERE ib.remove"""))
+    # By key, so that a subscription another transaction updates meanwhile is deleted in
+    # its new version. The keys come from a subquery kept whole (OFFSET 0): the account is no
+    # constant the planner could read the table by, and without hash and merge joins each
+    # key is a lookup (the other plan, the whole table per key, is priced at what it is).
+    run("SET LOCAL enable_hashjoin = off")
+    run("SET LOCAL enable_mergejoin = off")
+    run("""DELETE FROM subscriptions s
+           USING (SELECT :a AS account_id, :l AS list_id, recipient_id FROM ib
+                  WHERE ib.remove OFFSET 0) AS k
+           WHERE s.account_id = k.account_id AND s.list_id = k.list_id
+             AND s.recipient_id = k.recipient_id""")
+    run("SET LOCAL enable_hashjoin TO DEFAULT")
+    run("SET LOCAL enable_mergejoin TO DEFAULT")
 
 
 def _runner(conn: Connection, params: dict[str, Any]) -> Any:

@@ -93,13 +93,12 @@ LIST_SUBSCRIBERS = ids_in("SELECT s.recipient_id FROM subscriptions s "
 # the cost follows the group's size. As a join, statistics that did not know the account yet
 # (one member, they believed) had every subscription of the list read all of the group's
 # members (68 s for 20,000 members).
-GROUP_SUBSCRIPTIONS = """
-SELECT m.recipient_id, s.ctid FROM group_members m
-CROSS JOIN LATERAL (SELECT s.ctid FROM subscriptions s
+GROUP_MEMBERS_IN_LIST = ids_in("""
+SELECT m.recipient_id FROM group_members m
+CROSS JOIN LATERAL (SELECT 1 FROM subscriptions s
                     WHERE s.account_id = :account_id AND s.list_id = :list_id
                       AND s.recipient_id = m.recipient_id OFFSET 0) AS s
-WHERE m.account_id = :account_id AND m.group_id = :group_id"""
-GROUP_MEMBERS_IN_LIST = ids_in(f"SELECT recipient_id FROM ({GROUP_SUBSCRIPTIONS}) AS gs")
+WHERE m.account_id = :account_id AND m.group_id = :group_id""")
 PENDING_BEFORE = ids_in("SELECT s.recipient_id FROM subscriptions s "
                         "WHERE s.account_id = :account_id AND s.list_id = :list_id "
                         "AND s.status = 'pending' AND s.requested_at < :cutoff")

@@ -4,6 +4,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import secrets
+import threading
 
 import pytest
 import sqlalchemy as sa
@@ -133,6 +134,36 @@ def test_deleting_a_group_with_its_members_looks_each_one_up_when_statistics_mis
     indexes = plans.index_columns(engine)
     assert [plans.describe(query, node, why) for query, node in scans
             if plans.looped(node) and (why := plans.wrong(node, indexes))] == []
+
+
+def test_a_subscription_updated_meanwhile_is_still_deleted_with_its_group(
+        deps: Deps, engine: sa.Engine, account: AccountInfo) -> None:
+    """Another transaction changes a member's subscription while DeleteGroup runs: the
+    deletion waits for it and deletes the new version (deleting by row address would miss
+    it, and leave a subscription whose removal the events announce)."""
+    key = _key(deps, account)
+    lst = lists.create_list(deps, key, "L")
+    group = lists.create_group(deps, key, lst.id, "G").group
+    busy, calm = _recipients_in_group(engine, account.console_id, lst.id, group.id, 2)
+    subscription = (t.subscriptions.c.account_id == account.console_id) & (
+        t.subscriptions.c.list_id == lst.id)
+    with engine.connect() as other:
+        other.execute(t.subscriptions.update().where(
+            subscription, t.subscriptions.c.recipient_id == busy).values(status="pending"))
+        done = threading.Thread(target=lists.delete_group, args=(
+            deps, key, lst.id, group.id, True))
+        done.start()
+        done.join(timeout=1)
+        assert done.is_alive()  # waiting for the other transaction's row
+        other.commit()
+    done.join(timeout=10)
+
+    with engine.connect() as conn:
+        left = conn.execute(sa.select(sa.func.count()).select_from(t.subscriptions).where(
+            subscription)).scalar_one()
+    assert left == 0
+    assert sorted(e.recipient_id for e in _events(engine, account.console_id)) == sorted(
+        [busy, calm])
 
 
 def test_delete_list_writes_removed_events_and_deletes_subscriptions_and_groups(
