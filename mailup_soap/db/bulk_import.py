@@ -290,9 +290,9 @@ def merge_batch(conn: Connection, process_id: int, account_id: int, list_id: int
     # Groups first: the events' snapshot carries them ([Groups]).
     if opts.group_ids:
         if opts.replace_groups:
-            run(_DELETE_FOUND.format(table="group_members", found=_LIST_MEMBERSHIPS.format(
+            run(_DELETE_LIST_MEMBERSHIPS.format(
                 rows="ib.recipient_id IS NOT NULL",
-                groups="NOT (g.id = ANY (CAST(:groups AS integer[])))")))
+                groups="NOT (g.id = ANY (CAST(:groups AS integer[])))"))
         run("""INSERT INTO group_members (account_id, group_id, recipient_id)
                SELECT :a, g.id, ib.recipient_id FROM ib JOIN groups g
                  ON g.account_id = :a AND g.list_id = :l
@@ -375,26 +375,25 @@ WHERE NOT ib.inserted AND ib.event = :ev AND NOT ib.remove"""
 _REMOVED = "SELECT recipient_id FROM ib WHERE remove"
 
 
-# Memberships the batch's rows find one by one, deleted by their physical address (a TID
-# scan). Any other form leaves the planner free to read the account's rows once and match
-# them against the batch; when the statistics do not know the account yet it believes that
-# read to be one row, and read all of them, once per batch or, worse, once per row of the
-# batch. Only for group_members, whose rows are never updated: a row updated meanwhile by
-# another transaction has a new address, which this statement's snapshot does not see.
-_DELETE_FOUND = "DELETE FROM {table} WHERE ctid = ANY (ARRAY({found}))"
 # The memberships of the batch's `rows` in groups of the list (`groups` of them): the batch
-# read once, each (recipient, group) looked up by the whole key of group_members (by
-# account and recipient alone, the key's group column skipped, the btree reads every
-# membership of the account).
-_LIST_MEMBERSHIPS = """
-SELECT x.ctid FROM ib
-CROSS JOIN LATERAL (
-    SELECT x.ctid FROM groups g
-    CROSS JOIN LATERAL (SELECT x.ctid FROM group_members x
-                        WHERE x.account_id = :a AND x.group_id = g.id
-                          AND x.recipient_id = ib.recipient_id OFFSET 0) AS x
-    WHERE g.account_id = :a AND g.list_id = :l AND {groups} OFFSET 0) AS x
-WHERE {rows}"""
+# read once, each (recipient, group) looked up by the whole key of group_members (by account
+# and recipient alone the key's group column is skipped and the btree reads every membership
+# of the account), and deleted by its physical address (a TID scan). Joined any other way,
+# the planner is free to read the account's memberships and match them against the batch;
+# when the statistics do not know the account yet it believes that read to be one row, and
+# read all of them once per batch or, worse, once per row of the batch. Row addresses suit
+# group_members only, whose rows are never updated: a row another transaction updates
+# meanwhile has a new address, which this statement's snapshot does not see.
+_DELETE_LIST_MEMBERSHIPS = """
+DELETE FROM group_members WHERE ctid = ANY (ARRAY(
+    SELECT x.ctid FROM ib
+    CROSS JOIN LATERAL (
+        SELECT x.ctid FROM groups g
+        CROSS JOIN LATERAL (SELECT x.ctid FROM group_members x
+                            WHERE x.account_id = :a AND x.group_id = g.id
+                              AND x.recipient_id = ib.recipient_id OFFSET 0) AS x
+        WHERE g.account_id = :a AND g.list_id = :l AND {groups} OFFSET 0) AS x
+    WHERE {rows}))"""
 
 
 def _remove(conn: Connection, run: Any, account_id: int, list_id: int, source: ChangeSource,
@@ -403,8 +402,7 @@ def _remove(conn: Connection, run: Any, account_id: int, list_id: int, source: C
     groups of this list. The event goes first: its snapshot carries those groups."""
     events.record(conn, account_id, list_id, EventType.REMOVED, source, now,
                   recipients=events.ids_in(_REMOVED))
-    run(_DELETE_FOUND.format(table="group_members",
-                             found=_LIST_MEMBERSHIPS.format(rows="ib.remove", groups="true")))
+    run(_DELETE_LIST_MEMBERSHIPS.format(rows="ib.remove", groups="true"))
     # By key, so that a subscription another transaction updates meanwhile is deleted in
     # its new version. The keys come from a subquery kept whole (OFFSET 0): the account is no
     # constant the planner could read the table by, and without hash and merge joins each
