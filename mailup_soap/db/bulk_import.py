@@ -17,7 +17,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from mailup_soap.db import events
+from mailup_soap.db import events, lookups
 from mailup_soap.domain.import_readers import StagedRow
 from mailup_soap.domain.imports import REMOVE, ImportOptions, row_status_tables
 from mailup_soap.domain.lifecycle import Outcome
@@ -361,15 +361,13 @@ def merge_batch(conn: Connection, process_id: int, account_id: int, list_id: int
 # a recipient the batch created has exactly the batch's data (as inserted above); any other
 # is read back, for its stored email (found case-insensitively) and its mobile after the
 # update. Looking up every recipient cost a third of the events' time.
-_EVENT_CONTACTS = """
+_CONTACT = "r.id, r.email, r.mobile_prefix, r.mobile_number"
+_EVENT_CONTACTS = f"""
 SELECT recipient_id, email, CASE WHEN mobile_number IS NOT NULL THEN '' END, mobile_number
 FROM ib WHERE inserted AND event = :ev AND NOT remove
 UNION ALL
-SELECT r.id, r.email, r.mobile_prefix, r.mobile_number
-FROM ib CROSS JOIN LATERAL (SELECT r.id, r.email, r.mobile_prefix, r.mobile_number
-                            FROM recipients r
-                            WHERE r.account_id = :account_id AND r.id = ib.recipient_id
-                            OFFSET 0) AS r
+SELECT {_CONTACT}
+FROM ib CROSS JOIN LATERAL ({lookups.recipient("ib.recipient_id", ":account_id", _CONTACT)}) AS r
 WHERE NOT ib.inserted AND ib.event = :ev AND NOT ib.remove"""
 
 _REMOVED = "SELECT recipient_id FROM ib WHERE remove"
@@ -403,19 +401,10 @@ def _remove(conn: Connection, run: Any, account_id: int, list_id: int, source: C
     events.record(conn, account_id, list_id, EventType.REMOVED, source, now,
                   recipients=events.ids_in(_REMOVED))
     run(_DELETE_LIST_MEMBERSHIPS.format(rows="ib.remove", groups="true"))
-    # By key, so that a subscription another transaction updates meanwhile is deleted in
-    # its new version. The keys come from a subquery kept whole (OFFSET 0): the account is no
-    # constant the planner could read the table by, and without hash and merge joins each
-    # key is a lookup (the other plan, the whole table per key, is priced at what it is).
-    run("SET LOCAL enable_hashjoin = off")
-    run("SET LOCAL enable_mergejoin = off")
-    run("""DELETE FROM subscriptions s
-           USING (SELECT :a AS account_id, :l AS list_id, recipient_id FROM ib
-                  WHERE ib.remove OFFSET 0) AS k
-           WHERE s.account_id = k.account_id AND s.list_id = k.list_id
-             AND s.recipient_id = k.recipient_id""")
-    run("SET LOCAL enable_hashjoin TO DEFAULT")
-    run("SET LOCAL enable_mergejoin TO DEFAULT")
+    lookups.delete_subscriptions(conn, "SELECT CAST(:a AS integer) AS account_id, "
+                                       "CAST(:l AS integer) AS list_id, recipient_id "
+                                       "FROM ib WHERE ib.remove",
+                                 {"a": account_id, "l": list_id})
 
 
 def _runner(conn: Connection, params: dict[str, Any]) -> Any:

@@ -10,6 +10,7 @@ import json
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
+from mailup_soap.db import lookups
 from mailup_soap.domain.model import PERSONAL_FIELD_COUNT, ChangeSource, EventType
 
 DELIVER_TASK = "mailup:deliver_webhook"
@@ -82,8 +83,8 @@ def ids_in(ids_query: str) -> str:
     the whole array compared per row, once statistics said the account was small). OFFSET 0
     keeps the lookup a lookup: flattened, it became a hash join over all the account's
     recipients, once per batch."""
-    return (f"({ids_query}) AS b(id) CROSS JOIN LATERAL (SELECT * FROM recipients r "
-            "WHERE r.account_id = :account_id AND r.id = b.id OFFSET 0) AS r")
+    return (f"({ids_query}) AS b(id) "
+            f"CROSS JOIN LATERAL ({lookups.recipient('b.id', ':account_id')}) AS r")
 
 
 ONE_RECIPIENT = _where("r.id = :recipient_id")

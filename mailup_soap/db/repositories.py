@@ -8,7 +8,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from mailup_soap.db import events
+from mailup_soap.db import events, lookups
 from mailup_soap.db import tables as t
 from mailup_soap.domain.model import (
     Account,
@@ -208,19 +208,12 @@ class FieldRepository(_Repo, uow.FieldRepository):
                 {"account_id": account_id, "id": f.id, "name": f.name} for f in fields])
 
 
-# DeleteGroup with its members. Every row is found from the group's members by key, and
-# deleted by key through a subquery kept whole (OFFSET 0): the planner sees no account
-# constant to read the table by, and a row another transaction updates meanwhile is deleted
-# in its new version. Joined any other way, statistics that did not know the account yet
-# (one row, they believed) had each subscription of the list read all of the group's members
-# (119 s for 20,000).
+# DeleteGroup with its members: every row found from the group's members by key (db/lookups).
+# Joined any other way, statistics that did not know the account yet (one row, they believed)
+# had each subscription of the list read all of the group's members (119 s for 20,000).
 _MEMBERS_SUBSCRIPTIONS = """
-DELETE FROM subscriptions s
-USING (SELECT m.account_id, CAST(:list_id AS integer) AS list_id, m.recipient_id
-       FROM group_members m
-       WHERE m.account_id = :account_id AND m.group_id = :group_id OFFSET 0) AS k
-WHERE s.account_id = k.account_id AND s.list_id = k.list_id
-  AND s.recipient_id = k.recipient_id"""
+SELECT m.account_id, CAST(:list_id AS integer) AS list_id, m.recipient_id
+FROM group_members m WHERE m.account_id = :account_id AND m.group_id = :group_id"""
 # The members left without a subscription to any list: each list of the account looked up by
 # the whole key of subscriptions (by account and recipient alone, the primary key (account,
 # list, recipient) may be searched skipping the list: every subscription of the account read
@@ -259,6 +252,6 @@ class SubscriptionRepository(_Repo, uow.SubscriptionRepository):
         keys = {"account_id": account_id, "list_id": list_id, "group_id": group_id}
         events.record(self.conn, account_id, list_id, EventType.REMOVED, source, now,
                       recipients=events.GROUP_MEMBERS_IN_LIST, group_id=group_id)
-        removed = self.conn.execute(sa.text(_MEMBERS_SUBSCRIPTIONS), keys).rowcount
+        removed = lookups.delete_subscriptions(self.conn, _MEMBERS_SUBSCRIPTIONS, keys)
         self.conn.execute(sa.text(_ORPHANED_MEMBERS), keys)
         return removed

@@ -6,6 +6,7 @@ from typing import Any, ClassVar
 
 import sqlalchemy as sa
 
+from mailup_soap.db import lookups
 from mailup_soap.db import tables as t
 from mailup_soap.db.repositories import _Repo
 from mailup_soap.domain.messages import (
@@ -31,15 +32,12 @@ _CREDITS = {"email": "email_credits", "sms": "sms_credits"}  # never caller text
 _FIELDS = ", ".join(f"r.field{i}" for i in range(1, PERSONAL_FIELD_COUNT + 1))
 
 
-# The list's subscriptions, each with its recipient looked up by primary key. Every lookup
-# of a statement that reads a list stays a lookup (OFFSET 0: not flattened into a join, not
-# turned into a semi-join): statistics that do not know an account yet believe it has one
-# recipient, and as joins the planner read all of the account's recipients (or the group's
-# members) once per subscription, minutes for a list of tens of thousands.
-SUBSCRIBERS = """subscriptions s
-CROSS JOIN LATERAL (SELECT * FROM recipients r
-                    WHERE r.account_id = s.account_id AND r.id = s.recipient_id
-                    OFFSET 0) AS r"""
+# The list's subscriptions, each with its recipient looked up by primary key, and every other
+# row of these statements looked up too (db/lookups): as joins, statistics that did not know
+# an account yet had the planner read all of its recipients (or the group's members) once per
+# subscription, minutes for a list of tens of thousands.
+SUBSCRIBERS = ("subscriptions s CROSS JOIN LATERAL "
+               f"({lookups.recipient('s.recipient_id', 's.account_id')}) AS r")
 
 
 def audience(contact: str, listed: str, send_to: SendTo, exclude: bool) -> list[str]:
@@ -68,8 +66,7 @@ _MEMBER = """SELECT 1 FROM group_members m
 
 
 # A claimed row's recipient and subscription, looked up by key (see SUBSCRIBERS).
-CLAIMED_RECIPIENT = """SELECT * FROM recipients r
-    WHERE r.account_id = :a AND r.id = dr.recipient_id OFFSET 0"""
+CLAIMED_RECIPIENT = lookups.recipient("dr.recipient_id", ":a")
 CLAIMED_SUBSCRIPTION = """SELECT s.status FROM subscriptions s
     WHERE s.account_id = :a AND s.list_id = :l AND s.recipient_id = dr.recipient_id OFFSET 0"""
 

@@ -1,0 +1,39 @@
+"""Statements that read many rows of an account find each related row by key.
+
+PostgreSQL's statistics do not know an account whose rows arrived since the last ANALYZE
+(its first big import; on a large shared database, until a tenth of a table changed) and
+believe it holds one row per table, so every index that starts with the account looks
+equally good. A join between the account's tables may then be planned as "for each row, read
+all of the account's rows". A lookup written as `LATERAL (... OFFSET 0)` stays a lookup: not
+flattened into a join, not turned into a semi-join (README, Layout)."""
+from __future__ import annotations
+
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+
+def recipient(recipient_id: str, account_id: str, columns: str = "*") -> str:
+    """The body of a LATERAL subquery: the recipient `recipient_id` (an SQL expression) of
+    `account_id` (an SQL expression), by primary key, aliased r."""
+    return (f"SELECT {columns} FROM recipients r "
+            f"WHERE r.account_id = {account_id} AND r.id = {recipient_id} OFFSET 0")
+
+
+def delete_subscriptions(conn: Connection, keys: str, params: dict[str, Any]) -> int:
+    """Delete the subscriptions whose (account_id, list_id, recipient_id) `keys` (fixed SQL)
+    selects; returns how many. By key, so that a row another transaction updates meanwhile
+    is deleted in its new version (a row address would miss it). The keys come from a
+    subquery kept whole (OFFSET 0), so the account is no constant the planner could read the
+    table by; without hash and merge joins each key is a lookup (the other plan, the whole
+    table per key, is priced at what it is)."""
+    conn.execute(sa.text("SET LOCAL enable_hashjoin = off"))
+    conn.execute(sa.text("SET LOCAL enable_mergejoin = off"))
+    deleted = conn.execute(sa.text(f"""
+        DELETE FROM subscriptions s USING ({keys} OFFSET 0) AS k
+        WHERE s.account_id = k.account_id AND s.list_id = k.list_id
+          AND s.recipient_id = k.recipient_id"""), params).rowcount
+    conn.execute(sa.text("SET LOCAL enable_hashjoin TO DEFAULT"))
+    conn.execute(sa.text("SET LOCAL enable_mergejoin TO DEFAULT"))
+    return int(deleted)
