@@ -203,6 +203,10 @@ LEFT JOIN jsonb_to_recordset(CAST(:table AS jsonb))
        ON t.state = found.state AND t.row_status = found.row_status"""
 
 
+# The check of subscriptions' recipients (migration 0006), which the merge vouches for when
+# it subscribes the recipients it has just inserted.
+_NEW_RECIPIENTS_CHECK = "subscriptions_account_id_recipient_id_fkey"
+
 # A batch row's personal fields, looked up in import_rows by primary key. Not a join: the
 # statistics of a process's rows are stale while it is merged (a few rows where there are
 # 25,000), and a loop over them scanning the batch for each is a plan the planner can pick.
@@ -232,13 +236,17 @@ def merge_batch(conn: Connection, process_id: int, account_id: int, list_id: int
            "AND recipient_id IS NOT NULL)").scalar_one():
         run("""DELETE FROM ib USING ib AS later
                WHERE ib.recipient_id = later.recipient_id AND ib.row_no < later.row_no""")
-    run(f"""INSERT INTO recipients (id, account_id, email, mobile_prefix, mobile_number,
-                                    {', '.join(FIELDS)})
+    created = run(f"""INSERT INTO recipients (id, account_id, email, mobile_prefix,
+                                              mobile_number, {', '.join(FIELDS)})
             SELECT ib.recipient_id, :a, ib.email,
                    CASE WHEN ib.mobile_number IS NOT NULL THEN '' END, ib.mobile_number,
                    {', '.join(f"NULLIF(i.{f}, '')" for f in FIELDS)}
             FROM ib CROSS JOIN LATERAL ({_STAGED.format(alias="i")}) AS i
-            WHERE ib.inserted""")
+            WHERE ib.inserted""").rowcount
+    # Every new contact of the batch is now a recipient this transaction inserted: the
+    # subscriptions below vouch for that instead of looking each one up again.
+    if created != run("SELECT count(*) FROM ib WHERE inserted").scalar_one():
+        raise RuntimeError(f"import process {process_id}: staged rows vanished during a batch")
     exprs = [_field_expr(f, opts.empty_clears) for f in FIELDS]
     mobile = "COALESCE(b.mobile_number, r.mobile_number)"
     # Each recipient is updated through its primary key, driven by the batch: with hash and
@@ -275,8 +283,11 @@ def merge_batch(conn: Connection, process_id: int, account_id: int, list_id: int
                                             requested_at, subscribed_at, unsubscribed_at,
                                             unsubscribe_reason, unsubscribe_source,
                                             updated_at)"""
-    # A recipient this batch created has no subscription anywhere: a plain insert.
+    # A recipient this batch created has no subscription anywhere: a plain insert, whose
+    # reference check the transaction has made true (counted above; migration 0012).
+    run(f"SET LOCAL mailup.fk_vouched = '{_NEW_RECIPIENTS_CHECK}'")
     run(f"{columns} {values} AND ib.inserted")
+    run("SET LOCAL mailup.fk_vouched TO DEFAULT")
     run(f"""{columns} {values} AND NOT ib.inserted
             ON CONFLICT (account_id, list_id, recipient_id) DO UPDATE SET
                status = EXCLUDED.status,

@@ -866,6 +866,57 @@ def test_parents_written_by_the_same_transaction_count_and_a_missing_one_still_r
         "subscribed", "subscribed"]
 
 
+_DANGLING = ("INSERT INTO subscriptions (account_id, list_id, recipient_id, status) "
+             "VALUES (:a, :l, 987654321, 'subscribed')")
+
+
+def test_only_the_check_named_in_fk_vouched_is_skipped_and_only_in_its_transaction(
+        deps: Deps, engine: sa.Engine, account: AccountInfo) -> None:
+    """Migration 0012: a statement run while `mailup.fk_vouched` names a check skips that
+    check, and no other; SET LOCAL ends with the transaction."""
+    lst = _list(deps, account)
+    params = {"a": account.console_id, "l": lst.id}
+
+    with pytest.raises(sa.exc.IntegrityError, match="recipient_id_fkey"), \
+            engine.begin() as conn:
+        conn.execute(sa.text("SET LOCAL mailup.fk_vouched = "
+                             "'subscriptions_account_id_list_id_fkey'"))
+        conn.execute(sa.text(_DANGLING), params)
+    with engine.connect() as conn:
+        conn.execute(sa.text("SET LOCAL mailup.fk_vouched = "
+                             "'subscriptions_account_id_recipient_id_fkey'"))
+        conn.execute(sa.text(_DANGLING), params)  # vouched for, wrongly: nothing stops it
+        conn.rollback()
+        with pytest.raises(sa.exc.IntegrityError, match="recipient_id_fkey"):
+            conn.execute(sa.text(_DANGLING), params)
+
+    assert _statuses(engine, account.console_id, lst.id) == {}
+
+
+def test_a_merged_batch_leaves_the_reference_checks_on_for_the_rest_of_its_transaction(
+        deps: Deps, engine: sa.Engine, account: AccountInfo) -> None:
+    """The merge vouches for its new recipients' subscriptions in one statement only."""
+    lst = _list(deps, account)
+    opts = ImportOptions()
+    process_id = _create(deps, account, lst, _doc(_row(new := _email())), opts)
+
+    with pytest.raises(sa.exc.IntegrityError, match="recipient_id_fkey"), \
+            engine.begin() as conn:
+        bulk_import.merge_batch(conn, process_id, account.console_id, lst.id, opts, 0, 1,
+                                _process(deps, process_id).source, deps.clock.now())
+        assert conn.execute(sa.text("SELECT status FROM subscriptions WHERE account_id = :a "
+                                    "AND list_id = :l"),
+                            {"a": account.console_id, "l": lst.id}).scalars().all() == [
+            "subscribed"]
+        assert conn.execute(sa.text(
+            "SELECT current_setting('mailup.fk_vouched', true)")).scalar_one() in ("", None)
+        conn.execute(sa.text(_DANGLING), {"a": account.console_id, "l": lst.id})
+
+    assert new not in _recipients(engine, account.console_id)
+    assert imports.run_process(deps, process_id) is ProcessStatus.COMPLETED
+    assert _statuses(engine, account.console_id, lst.id) == {new: "subscribed"}
+
+
 def test_the_key_of_a_subscription_or_a_recipient_never_changes(
         deps: Deps, engine: sa.Engine, account: AccountInfo) -> None:
     lst = _list(deps, account)
