@@ -230,8 +230,8 @@ def merge_batch(conn: Connection, process_id: int, account_id: int, list_id: int
     run("SET LOCAL work_mem = '64MB'")
     run(_BATCH.replace("{seq}", _sequence(conn)))
     # What the batch holds, in one read of it: the statements for what it lacks are skipped.
-    # The deletion just below leaves the new contacts as they are; it can only make a flag
-    # true that need not be, which costs a statement that finds nothing.
+    # Read before the deletion just below, which removes no new contact: a flag may then be
+    # true for a row no longer there, which costs a statement that finds nothing.
     batch = run("""SELECT count(*) FILTER (WHERE inserted) AS new,
                           COALESCE(bool_or(email IS NULL AND NOT inserted
                                            AND recipient_id IS NOT NULL), false) AS by_number,
