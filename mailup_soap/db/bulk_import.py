@@ -263,22 +263,18 @@ def merge_batch(conn: Connection, process_id: int, account_id: int, list_id: int
     # which the planner prices at what it is. The account is checked in `mine`, not on the
     # target: there, a stale estimate (a new account "has one recipient") made the planner
     # loop over the account's recipients and scan the batch for each (minutes per batch).
-    run("SET LOCAL enable_hashjoin = off")
-    run("SET LOCAL enable_mergejoin = off")
-    run(f"""UPDATE recipients r SET {', '.join(f'{f} = {e}' for f, e in zip(FIELDS, exprs,
-                                                                          strict=True))},
-                   mobile_number = {mobile},
-                   mobile_prefix = CASE WHEN {mobile} IS NOT NULL THEN '' END,
-                   updated_at = :now
-            FROM ib CROSS JOIN LATERAL (SELECT x.id FROM recipients x
-                                        WHERE x.account_id = :a AND x.id = ib.recipient_id
-                                        OFFSET 0) AS mine
-                    CROSS JOIN LATERAL ({_STAGED.format(alias="b")}) AS b
-            WHERE NOT ib.inserted AND ib.row_status <> 'delete' AND r.id = mine.id
-              AND ({', '.join(f'r.{f}' for f in FIELDS)}, r.mobile_number)
-                  IS DISTINCT FROM ({', '.join(exprs)}, {mobile})""")
-    run("SET LOCAL enable_hashjoin TO DEFAULT")
-    run("SET LOCAL enable_mergejoin TO DEFAULT")
+    with lookups.local_settings(conn, lookups.KEYS_LOOKED_UP):
+        run(f"""UPDATE recipients r
+                SET {', '.join(f'{f} = {e}' for f, e in zip(FIELDS, exprs, strict=True))},
+                    mobile_number = {mobile},
+                    mobile_prefix = CASE WHEN {mobile} IS NOT NULL THEN '' END,
+                    updated_at = :now
+                FROM ib
+                CROSS JOIN LATERAL ({lookups.recipient("ib.recipient_id", ":a", "r.id")}) AS mine
+                CROSS JOIN LATERAL ({_STAGED.format(alias="b")}) AS b
+                WHERE NOT ib.inserted AND ib.row_status <> 'delete' AND r.id = mine.id
+                  AND ({', '.join(f'r.{f}' for f in FIELDS)}, r.mobile_number)
+                      IS DISTINCT FROM ({', '.join(exprs)}, {mobile})""")
     if batch.removes:
         _remove(conn, run, account_id, list_id, source, now)
     values = """SELECT :a, :l, ib.recipient_id, ib.new_status,
@@ -294,9 +290,8 @@ def merge_batch(conn: Connection, process_id: int, account_id: int, list_id: int
                                             updated_at)"""
     # A recipient this batch created has no subscription anywhere: a plain insert, whose
     # reference check the transaction has made true (counted above; migration 0012).
-    run(f"SET LOCAL mailup.fk_vouched = '{_NEW_RECIPIENTS_CHECK}'")
-    run(f"{columns} {values} AND ib.inserted")
-    run("SET LOCAL mailup.fk_vouched TO DEFAULT")
+    with lookups.local_settings(conn, {"mailup.fk_vouched": _NEW_RECIPIENTS_CHECK}):
+        run(f"{columns} {values} AND ib.inserted")
     run(f"""{columns} {values} AND NOT ib.inserted
             ON CONFLICT (account_id, list_id, recipient_id) DO UPDATE SET
                status = EXCLUDED.status,

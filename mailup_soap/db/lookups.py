@@ -8,6 +8,8 @@ all of the account's rows". A lookup written as `LATERAL (... OFFSET 0)` stays a
 flattened into a join, not turned into a semi-join (README, Layout)."""
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
 from typing import Any
 
 import sqlalchemy as sa
@@ -21,19 +23,31 @@ def recipient(recipient_id: str, account_id: str, columns: str = "*") -> str:
             f"WHERE r.account_id = {account_id} AND r.id = {recipient_id} OFFSET 0")
 
 
+# With hash and merge joins off, a join driven by a set of keys looks each key up: the other
+# plan left, the whole table read per key, is priced at what it is.
+KEYS_LOOKED_UP = {"enable_hashjoin": "off", "enable_mergejoin": "off"}
+
+
+@contextlib.contextmanager
+def local_settings(conn: Connection, settings: dict[str, str]) -> Iterator[None]:
+    """The statements of the block run with `settings` (SET LOCAL; fixed names and values
+    only), which go back to their defaults after it. Not on an error: the transaction is
+    then aborted, its settings with it."""
+    for name, value in settings.items():
+        conn.execute(sa.text(f"SET LOCAL {name} = '{value}'"))
+    yield
+    for name in settings:
+        conn.execute(sa.text(f"SET LOCAL {name} TO DEFAULT"))
+
+
 def delete_subscriptions(conn: Connection, keys: str, params: dict[str, Any]) -> int:
     """Delete the subscriptions whose (account_id, list_id, recipient_id) `keys` (fixed SQL)
     selects; returns how many. By key, so that a row another transaction updates meanwhile
     is deleted in its new version (a row address would miss it). The keys come from a
     subquery kept whole (OFFSET 0), so the account is no constant the planner could read the
-    table by; without hash and merge joins each key is a lookup (the other plan, the whole
-    table per key, is priced at what it is)."""
-    conn.execute(sa.text("SET LOCAL enable_hashjoin = off"))
-    conn.execute(sa.text("SET LOCAL enable_mergejoin = off"))
-    deleted = conn.execute(sa.text(f"""
-        DELETE FROM subscriptions s USING ({keys} OFFSET 0) AS k
-        WHERE s.account_id = k.account_id AND s.list_id = k.list_id
-          AND s.recipient_id = k.recipient_id"""), params).rowcount
-    conn.execute(sa.text("SET LOCAL enable_hashjoin TO DEFAULT"))
-    conn.execute(sa.text("SET LOCAL enable_mergejoin TO DEFAULT"))
-    return int(deleted)
+    table by, and each one is looked up (KEYS_LOOKED_UP)."""
+    with local_settings(conn, KEYS_LOOKED_UP):
+        return int(conn.execute(sa.text(f"""
+            DELETE FROM subscriptions s USING ({keys} OFFSET 0) AS k
+            WHERE s.account_id = k.account_id AND s.list_id = k.list_id
+              AND s.recipient_id = k.recipient_id"""), params).rowcount)
