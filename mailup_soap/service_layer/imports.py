@@ -142,6 +142,10 @@ def _start_queued(deps: Deps, cred: Credentials) -> list[ListResult]:
                 _start(uow, deps, caller, process.list_id, process.id, refuse_if_running=False)
                 uow.commit()
             results.append(ListResult(process.list_id, process.id, None))
+        except errors.ImportAlreadyStarted:
+            # Another call (StartProcess, or this one from a client's other thread) started
+            # it since the list was read: it is no longer queued, and not this call's.
+            continue
         except errors.MailUpError as exc:
             results.append(ListResult(process.list_id, process.id, exc))
     return results

@@ -3,6 +3,8 @@ worker, PostgreSQL."""
 from __future__ import annotations
 
 import secrets
+import time
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import pytest
@@ -196,3 +198,59 @@ def test_start_import_processes_without_a_document_starts_everything_queued_in_o
         name = conn.execute(sa.select(t.recipients.c.field1).where(
             t.recipients.c.email == address)).scalar_one()
     assert name == "Second"  # the later process ran last
+
+
+def _wait_for_lock_waiters(engine: sa.Engine, process_id: int, count: int) -> None:
+    """Until `count` sessions wait for a lock on import process `process_id`'s row (the
+    statement text carries the id: psycopg2 interpolates parameters)."""
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        with engine.connect() as conn:
+            waiting = conn.execute(sa.text(
+                "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
+                "AND query ~ :pattern"),
+                {"pattern": rf"import_processes\.id = {process_id}\M.*FOR UPDATE"}).scalar_one()
+        if waiting >= count:
+            return
+        time.sleep(0.05)
+    raise AssertionError(f"{count} sessions never waited for import process {process_id}")
+
+
+def test_start_import_processes_leaves_out_a_process_another_call_started_meanwhile(
+        soap: ServiceFactory, account: AccountInfo, server_settings: Settings,
+        engine: sa.Engine) -> None:
+    # A client's two threads each start what is queued: the call that finds a process
+    # already started by the other must not report it as an error (-602).
+    list_id, guid = _list(soap, account)
+    header = [auth_header(account)]
+    first, second = (_code(soap("Import").NewImportProcess(
+        idList=list_id, listGUID=guid, xmlDoc=_doc(_row(f"race{n}.{secrets.token_hex(3)}"
+                                                        "@example.test")),
+        idGroups="", idConfirmNL=0, **FLAGS, _soapheaders=header)) for n in range(2))
+
+    with engine.connect() as holder, ThreadPoolExecutor(2) as pool:
+        holder.execute(sa.select(t.import_processes.c.id).where(
+            t.import_processes.c.id == first).with_for_update())
+        # StartProcess waits for the first process's row; StartImportProcesses has listed
+        # both processes as queued and waits behind it; the row is released.
+        other = pool.submit(soap("Import").StartProcess, idList=list_id, listGUID=guid,
+                            idProcess=first, _soapheaders=header)
+        _wait_for_lock_waiters(engine, first, 1)
+        everything = pool.submit(soap("Import").StartImportProcesses, listsIDs="",
+                                 listsGUIDs="", xmlDoc="", groupsIDs="", **FLAGS,
+                                 _soapheaders=header)
+        _wait_for_lock_waiters(engine, first, 2)
+        holder.rollback()
+        started_first = _code(other.result(timeout=30))
+        started = parse(everything.result(timeout=30))
+    run_jobs(server_settings, "imports")
+
+    assert started_first == 0
+    assert started.findtext("mailupBody/ReturnCode") == "0"
+    assert [(p.findtext("processID"), p.findtext("ReturnCode"))
+            for p in started.iter("process")] == [(str(second), "0")]
+    with engine.connect() as conn:
+        statuses = conn.execute(sa.select(t.import_processes.c.status).where(
+            t.import_processes.c.id.in_([first, second])).order_by(
+            t.import_processes.c.id)).scalars().all()
+    assert statuses == [3, 3]
