@@ -52,8 +52,11 @@ def create_process(uow: AbstractUnitOfWork, account_id: int, list_id: int,
 
 
 def new_process(deps: Deps, cred: Credentials, list_id: int, list_guid: str | None,
-                document: str | None, group_ids: str | None, opts: ImportOptions) -> int:
-    """NewImportProcess: returns the id of a process with status 1 (queued)."""
+                document: str | None, group_ids: str | None, opts: ImportOptions,
+                start: bool = False) -> int:
+    """NewImportProcess: returns the id of a process with status 1 (queued). With `start`
+    (StartImportProcesses) the process is started in the same transaction, so one that
+    cannot start (-601) is not left queued for a later start of everything queued."""
     opts = dataclasses.replace(opts, group_ids=tuple(parse_ids(group_ids, ",")))
     _check(opts)
     with deps.uow() as uow:
@@ -61,6 +64,8 @@ def new_process(deps: Deps, cred: Credentials, list_id: int, list_guid: str | No
         checked_list(uow, caller, list_id, list_guid)
         process_id = create_process(uow, caller.account_id, list_id,
                                     read_xml_string(document, opts), opts)
+        if start:
+            _start(uow, deps, caller, list_id, process_id)
         uow.commit()
         return process_id
 
@@ -121,8 +126,8 @@ def start_processes(deps: Deps, cred: Credentials, lists_ids: str | None,
         list_id = int(raw_id) if raw_id.isascii() and raw_id.isdigit() else 0
         try:
             process_id = new_process(deps, cred, list_id, guid, document,
-                                     groups[index] if index < len(groups) else "", opts)
-            start_process(deps, cred, list_id, guid, process_id)
+                                     groups[index] if index < len(groups) else "", opts,
+                                     start=True)
             results.append(ListResult(list_id, process_id, None))
         except errors.AuthenticationError:
             raise

@@ -254,3 +254,41 @@ def test_start_import_processes_leaves_out_a_process_another_call_started_meanwh
             t.import_processes.c.id.in_([first, second])).order_by(
             t.import_processes.c.id)).scalars().all()
     assert statuses == [3, 3]
+
+
+def test_start_import_processes_leaves_nothing_behind_for_a_list_whose_import_runs(
+        soap: ServiceFactory, account: AccountInfo, server_settings: Settings,
+        engine: sa.Engine) -> None:
+    # -601 for a list means its document was not imported: no process may stay queued for
+    # a later start of everything queued to run behind the client's back.
+    (busy, busy_guid), (free, free_guid) = _list(soap, account), _list(soap, account)
+    imp, header = soap("Import"), [auth_header(account)]
+    late = f"late.{secrets.token_hex(3)}@example.test"
+    running = _code(imp.NewImportProcess(
+        idList=busy, listGUID=busy_guid, xmlDoc=_doc(_row(f"early.{secrets.token_hex(3)}"
+                                                         "@example.test")),
+        idGroups="", idConfirmNL=0, **FLAGS, _soapheaders=header))
+    assert _code(imp.StartProcess(idList=busy, listGUID=busy_guid, idProcess=running,
+                                  _soapheaders=header)) == 0
+
+    both = parse(imp.StartImportProcesses(listsIDs=f"{busy};{free}",
+                                          listsGUIDs=f"{busy_guid};{free_guid}",
+                                          xmlDoc=_doc(_row(late)), groupsIDs="", **FLAGS,
+                                          _soapheaders=header))
+    queued = parse(imp.StartImportProcesses(listsIDs="", listsGUIDs="", xmlDoc="",
+                                            groupsIDs="", **FLAGS, _soapheaders=header))
+    run_jobs(server_settings, "imports")
+
+    per_list = [(p.findtext("listID"), p.findtext("ReturnCode"), p.findtext("processID"))
+                for p in both.iter("process")]
+    assert per_list[0] == (str(busy), "-601", "0")
+    assert per_list[1][:2] == (str(free), "0") and int(per_list[1][2]) > running
+    assert list(queued.iter("process")) == []
+    with engine.connect() as conn:
+        processes = conn.execute(sa.select(t.import_processes.c.list_id).where(
+            t.import_processes.c.account_id == account.console_id,
+            t.import_processes.c.list_id.in_([busy, free])).order_by(
+            t.import_processes.c.id)).scalars().all()
+    assert processes == [busy, free]
+    assert late not in _statuses(engine, account, busy)
+    assert _statuses(engine, account, free) == {late: "subscribed"}
