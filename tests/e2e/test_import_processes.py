@@ -40,13 +40,19 @@ def _code(result: str) -> int:
     return int(parse(result).findtext("mailupBody/ReturnCode") or "-9999")
 
 
+def _new(imp: Any, account: AccountInfo, list_id: int, guid: str, document: str,
+         **flags: Any) -> int:
+    """NewImportProcess's ReturnCode: the process id, or an error code."""
+    return _code(imp.NewImportProcess(idList=list_id, listGUID=guid, xmlDoc=document,
+                                      idGroups="", idConfirmNL=0, **(FLAGS | flags),
+                                      _soapheaders=[auth_header(account)]))
+
+
 def _import(soap: ServiceFactory, account: AccountInfo, settings: Settings, list_id: int,
             guid: str, document: str, **flags: Any) -> Any:
     imp = soap("Import")
     header = [auth_header(account)]
-    process_id = _code(imp.NewImportProcess(
-        idList=list_id, listGUID=guid, xmlDoc=document, idGroups="", idConfirmNL=0,
-        **(FLAGS | flags), _soapheaders=header))
+    process_id = _new(imp, account, list_id, guid, document, **flags)
     assert process_id > 0, process_id
     queued = parse(imp.GetProcessDetails(idList=list_id, listGUID=guid, idProcess=process_id,
                                          _soapheaders=header))
@@ -111,12 +117,10 @@ def test_an_import_never_resubscribes_an_unsubscribed_recipient(
 def test_bad_documents_get_their_codes_and_import_nothing(
         soap: ServiceFactory, account: AccountInfo, engine: sa.Engine) -> None:
     list_id, guid = _list(soap, account)
-    imp, header = soap("Import"), [auth_header(account)]
+    imp = soap("Import")
 
     def new(document: str) -> int:
-        return _code(imp.NewImportProcess(idList=list_id, listGUID=guid, xmlDoc=document,
-                                          idGroups="", idConfirmNL=0, **FLAGS,
-                                          _soapheaders=header))
+        return _new(imp, account, list_id, guid, document)
 
     codes = [new(""), new("this is not xml"), new("<subscribers><subscriber"),
              new('<!DOCTYPE s [<!ENTITY x "y">]><subscribers><subscriber email="a@b.example">'
@@ -133,9 +137,7 @@ def test_start_process_refuses_a_second_start_and_a_second_running_process_per_l
         soap: ServiceFactory, account: AccountInfo) -> None:
     list_id, guid = _list(soap, account)
     imp, header = soap("Import"), [auth_header(account)]
-    ids = [_code(imp.NewImportProcess(idList=list_id, listGUID=guid,
-                                      xmlDoc=_doc(_row(f"s{n}@example.test")), idGroups="",
-                                      idConfirmNL=0, **FLAGS, _soapheaders=header))
+    ids = [_new(imp, account, list_id, guid, _doc(_row(f"s{n}@example.test")))
            for n in range(2)]
 
     first = _code(imp.StartProcess(idList=list_id, listGUID=guid, idProcess=ids[0],
@@ -181,12 +183,8 @@ def test_start_import_processes_without_a_document_starts_everything_queued_in_o
     list_id, guid = _list(soap, account)
     imp, header = soap("Import"), [auth_header(account)]
     address = f"queued.{secrets.token_hex(3)}@example.test"
-    first = _code(imp.NewImportProcess(idList=list_id, listGUID=guid,
-                                       xmlDoc=_doc(_row(address, "First")), idGroups="",
-                                       idConfirmNL=0, **FLAGS, _soapheaders=header))
-    second = _code(imp.NewImportProcess(idList=list_id, listGUID=guid,
-                                        xmlDoc=_doc(_row(address, "Second")), idGroups="",
-                                        idConfirmNL=0, **FLAGS, _soapheaders=header))
+    first = _new(imp, account, list_id, guid, _doc(_row(address, "First")))
+    second = _new(imp, account, list_id, guid, _doc(_row(address, "Second")))
 
     started = parse(imp.StartImportProcesses(listsIDs="", listsGUIDs="", xmlDoc="",
                                              groupsIDs="", **FLAGS, _soapheaders=header))
@@ -223,10 +221,9 @@ def test_start_import_processes_leaves_out_a_process_another_call_started_meanwh
     # already started by the other must not report it as an error (-602).
     list_id, guid = _list(soap, account)
     header = [auth_header(account)]
-    first, second = (_code(soap("Import").NewImportProcess(
-        idList=list_id, listGUID=guid, xmlDoc=_doc(_row(f"race{n}.{secrets.token_hex(3)}"
-                                                        "@example.test")),
-        idGroups="", idConfirmNL=0, **FLAGS, _soapheaders=header)) for n in range(2))
+    first, second = (_new(soap("Import"), account, list_id, guid,
+                          _doc(_row(f"race{n}.{secrets.token_hex(3)}@example.test")))
+                     for n in range(2))
 
     with engine.connect() as holder, ThreadPoolExecutor(2) as pool:
         holder.execute(sa.select(t.import_processes.c.id).where(
@@ -264,10 +261,8 @@ def test_start_import_processes_leaves_nothing_behind_for_a_list_whose_import_ru
     (busy, busy_guid), (free, free_guid) = _list(soap, account), _list(soap, account)
     imp, header = soap("Import"), [auth_header(account)]
     late = f"late.{secrets.token_hex(3)}@example.test"
-    running = _code(imp.NewImportProcess(
-        idList=busy, listGUID=busy_guid, xmlDoc=_doc(_row(f"early.{secrets.token_hex(3)}"
-                                                         "@example.test")),
-        idGroups="", idConfirmNL=0, **FLAGS, _soapheaders=header))
+    running = _new(imp, account, busy, busy_guid,
+                   _doc(_row(f"early.{secrets.token_hex(3)}@example.test")))
     assert _code(imp.StartProcess(idList=busy, listGUID=busy_guid, idProcess=running,
                                   _soapheaders=header)) == 0
 
