@@ -56,13 +56,17 @@ class ImportRepository(_Repo, uow.ImportRepository):
             p.account_id == account_id, p.status == int(ProcessStatus.QUEUED)).order_by(p.id))
         return [_process(r) for r in rows]
 
-    def running_for_list(self, account_id: int, list_id: int) -> bool:
+    def running_for_list(self, account_id: int, list_id: int,
+                         source: ChangeSource | None = None) -> bool:
         # Two StartProcess calls for the same list must not both see "nothing running".
         self.conn.execute(sa.select(sa.func.pg_advisory_xact_lock(account_id, list_id)))
         p = t.import_processes.c
-        return self.conn.execute(sa.select(sa.literal(1)).where(
+        running = sa.select(sa.literal(1)).where(
             p.account_id == account_id, p.list_id == list_id,
-            p.status == int(ProcessStatus.RUNNING))).first() is not None
+            p.status == int(ProcessStatus.RUNNING))
+        if source is not None:
+            running = running.where(p.source == source.value)
+        return self.conn.execute(running).first() is not None
 
     def mark(self, process_id: int, status: ProcessStatus, now: dt.datetime,
              error: str | None = None) -> None:

@@ -74,13 +74,16 @@ def _start(uow: AbstractUnitOfWork, deps: Deps, caller: Caller, list_id: int,
            process_id: int, refuse_if_running: bool = True) -> None:
     """Queue the process for a worker. StartProcess refuses while another process of the list
     runs (-601); starting everything queued instead lines them up: the per-list lock runs
-    them one after the other."""
+    them one after the other. That lock is a worker's: the daily sync and `mailup-soap
+    import` (source Console) merge in their own process, so while one of them runs on the
+    list a start of everything queued refuses too."""
     process = uow.imports.get(process_id, caller.account_id, lock=True)
     if process is None or process.list_id != list_id:
         raise errors.ImportProcessNotFound(process_id)
     if process.status is not ProcessStatus.QUEUED:
         raise errors.ImportAlreadyStarted(process_id)
-    if uow.imports.running_for_list(caller.account_id, list_id) and refuse_if_running:
+    if uow.imports.running_for_list(caller.account_id, list_id,
+                                    None if refuse_if_running else ChangeSource.CONSOLE):
         raise errors.ImportAlreadyRunning(list_id)
     uow.imports.mark(process_id, ProcessStatus.RUNNING, deps.clock.now())
     # The procrastinate lock keeps a list's imports one at a time on any number of workers.

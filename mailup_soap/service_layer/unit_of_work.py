@@ -297,8 +297,10 @@ class ImportRepository(abc.ABC):
     def queued(self, account_id: int) -> list[ImportProcess]: ...
 
     @abc.abstractmethod
-    def running_for_list(self, account_id: int, list_id: int) -> bool:
-        """Also serialises concurrent starts for the list until commit."""
+    def running_for_list(self, account_id: int, list_id: int,
+                         source: ChangeSource | None = None) -> bool:
+        """Whether a process of the list runs (of `source` only, when given). Also
+        serialises concurrent starts for the list until commit."""
 
     @abc.abstractmethod
     def mark(self, process_id: int, status: ProcessStatus, now: dt.datetime,

@@ -3,6 +3,7 @@ worker, PostgreSQL."""
 from __future__ import annotations
 
 import secrets
+import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
@@ -12,6 +13,10 @@ import sqlalchemy as sa
 
 from mailup_soap.config import Settings
 from mailup_soap.db import tables as t
+from mailup_soap.domain.import_readers import read_xml_string
+from mailup_soap.domain.imports import ImportOptions
+from mailup_soap.service_layer import imports
+from mailup_soap.service_layer.deps import Deps
 from tests.conftest import AccountInfo, run_jobs
 from tests.e2e.conftest import ServiceFactory, auth_header, login, parse
 
@@ -287,3 +292,39 @@ def test_start_import_processes_leaves_nothing_behind_for_a_list_whose_import_ru
     assert processes == [busy, free]
     assert late not in _statuses(engine, account, busy)
     assert _statuses(engine, account, free) == {late: "subscribed"}
+
+
+def test_a_queued_process_waits_for_a_console_import_of_its_list_to_end(
+        soap: ServiceFactory, account: AccountInfo, server_settings: Settings,
+        deps: Deps, engine: sa.Engine) -> None:
+    # `mailup-soap import` (and the daily sync) merge in their own process, outside the
+    # list's job lock: starting what is queued meanwhile must not run beside them.
+    list_id, guid = _list(soap, account)
+    imp, header = soap("Import"), [auth_header(account)]
+    console, api = (f"{who}.{secrets.token_hex(3)}@example.test" for who in ("cli", "api"))
+    queued_id = _new(imp, account, list_id, guid, _doc(_row(api)))
+    merged, resume = threading.Event(), threading.Event()
+
+    def between_batches(done: int, total: int) -> None:
+        merged.set()
+        assert resume.wait(30)
+
+    with ThreadPoolExecutor(1) as pool:
+        cli = pool.submit(imports.import_now, deps, account.console_id, list_id,
+                          read_xml_string(_doc(_row(console)), ImportOptions()),
+                          ImportOptions(), progress=between_batches)
+        assert merged.wait(30)
+        during = parse(imp.StartImportProcesses(listsIDs="", listsGUIDs="", xmlDoc="",
+                                                groupsIDs="", **FLAGS, _soapheaders=header))
+        resume.set()
+        assert cli.result(timeout=30).status.name == "COMPLETED"
+    after = parse(imp.StartImportProcesses(listsIDs="", listsGUIDs="", xmlDoc="",
+                                           groupsIDs="", **FLAGS, _soapheaders=header))
+    run_jobs(server_settings, "imports")
+
+    assert during.findtext("mailupBody/ReturnCode") == "-601"
+    assert [(p.findtext("processID"), p.findtext("ReturnCode"))
+            for p in during.iter("process")] == [(str(queued_id), "-601")]
+    assert [(p.findtext("processID"), p.findtext("ReturnCode"))
+            for p in after.iter("process")] == [(str(queued_id), "0")]
+    assert _statuses(engine, account, list_id) == {console: "subscribed", api: "subscribed"}
