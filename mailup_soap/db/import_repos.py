@@ -57,22 +57,23 @@ class ImportRepository(_Repo, uow.ImportRepository):
         return [_process(r) for r in rows]
 
     def running_for_list(self, account_id: int, list_id: int,
-                         source: ChangeSource | None = None) -> bool:
+                         outside_list_jobs: bool = False) -> bool:
         # Two StartProcess calls for the same list must not both see "nothing running".
         self.conn.execute(sa.select(sa.func.pg_advisory_xact_lock(account_id, list_id)))
         p = t.import_processes.c
         running = sa.select(sa.literal(1)).where(
             p.account_id == account_id, p.list_id == list_id,
             p.status == int(ProcessStatus.RUNNING))
-        if source is not None:
-            running = running.where(p.source == source.value)
+        if outside_list_jobs:
+            running = running.where(sa.not_(p.by_list_job))
         return self.conn.execute(running).first() is not None
 
     def mark(self, process_id: int, status: ProcessStatus, now: dt.datetime,
-             error: str | None = None) -> None:
+             error: str | None = None, by_list_job: bool = False) -> None:
         values: dict[str, Any] = {"status": int(status), "error": error}
         if status is ProcessStatus.RUNNING:
             values["started_at"] = now
+            values["by_list_job"] = by_list_job
         elif status in (ProcessStatus.COMPLETED, ProcessStatus.FAILED):
             values["ended_at"] = now
         self.conn.execute(t.import_processes.update().where(

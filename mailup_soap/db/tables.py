@@ -243,6 +243,9 @@ import_processes = sa.Table(
     sa.Column("status", sa.SmallInteger, nullable=False, server_default="1"),
     sa.Column("options", JSONB, nullable=False),
     sa.Column("source", sa.Text, nullable=False, server_default="API"),
+    # Merged by a job under the list's procrastinate lock (the Import service's starts),
+    # rather than by the daily sync, `mailup-soap import` or SendMessageNL (migration 0013).
+    sa.Column("by_list_job", sa.Boolean, nullable=False, server_default=sa.false()),
     sa.Column("rows_staged", sa.Integer, nullable=False, server_default="0"),
     sa.Column("rows_done", sa.Integer, nullable=False, server_default="0"),  # merged up to row_no
     *[sa.Column(name, sa.Integer, nullable=False, server_default="0") for name in (

@@ -74,18 +74,18 @@ def _start(uow: AbstractUnitOfWork, deps: Deps, caller: Caller, list_id: int,
            process_id: int, refuse_if_running: bool = True) -> None:
     """Queue the process for a worker. StartProcess refuses while another process of the list
     runs (-601); starting everything queued instead lines them up: the per-list lock runs
-    them one after the other. That lock is a worker's: the daily sync and `mailup-soap
-    import` (source Console) merge in their own process, so while one of them runs on the
-    list a start of everything queued refuses too."""
+    them one after the other. Only the jobs started here hold that lock: while the daily
+    sync, `mailup-soap import` or SendMessageNL merges a process of the list, a start of
+    everything queued refuses too."""
     process = uow.imports.get(process_id, caller.account_id, lock=True)
     if process is None or process.list_id != list_id:
         raise errors.ImportProcessNotFound(process_id)
     if process.status is not ProcessStatus.QUEUED:
         raise errors.ImportAlreadyStarted(process_id)
     if uow.imports.running_for_list(caller.account_id, list_id,
-                                    None if refuse_if_running else ChangeSource.CONSOLE):
+                                    outside_list_jobs=not refuse_if_running):
         raise errors.ImportAlreadyRunning(list_id)
-    uow.imports.mark(process_id, ProcessStatus.RUNNING, deps.clock.now())
+    uow.imports.mark(process_id, ProcessStatus.RUNNING, deps.clock.now(), by_list_job=True)
     # The procrastinate lock keeps a list's imports one at a time on any number of workers.
     uow.jobs.defer(IMPORT_TASK, IMPORT_QUEUE, {"process_id": process_id},
                    lock=f"import-list-{caller.account_id}-{list_id}")

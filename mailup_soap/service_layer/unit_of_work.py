@@ -298,13 +298,15 @@ class ImportRepository(abc.ABC):
 
     @abc.abstractmethod
     def running_for_list(self, account_id: int, list_id: int,
-                         source: ChangeSource | None = None) -> bool:
-        """Whether a process of the list runs (of `source` only, when given). Also
-        serialises concurrent starts for the list until commit."""
+                         outside_list_jobs: bool = False) -> bool:
+        """Whether a process of the list runs (`outside_list_jobs`: one that no job under
+        the list's lock merges). Also serialises concurrent starts for the list until
+        commit."""
 
     @abc.abstractmethod
     def mark(self, process_id: int, status: ProcessStatus, now: dt.datetime,
-             error: str | None = None) -> None: ...
+             error: str | None = None, by_list_job: bool = False) -> None:
+        """`by_list_job` (with RUNNING): a job under the list's lock will merge it."""
 
     @abc.abstractmethod
     def merge_batch(self, process: ImportProcess, low: int, high: int,

@@ -21,7 +21,7 @@ from mailup_soap.config import Settings
 from mailup_soap.service_layer import delivery_engine, sending
 from mailup_soap.service_layer.deps import AccessKey
 from tests.conftest import AccountInfo, SmtpSink, run_jobs
-from tests.e2e.conftest import ServiceFactory, login, parse
+from tests.e2e.conftest import ServiceFactory, auth_header, login, parse
 from tests.e2e.send_helpers import code as _code
 from tests.e2e.send_helpers import options as _options
 from tests.e2e.send_helpers import query as _q
@@ -313,6 +313,39 @@ def _message_nl(soap: ServiceFactory, key: str, file_name: str, list_id: int | s
         "timeDateSending": dt.datetime(2020, 1, 1, tzinfo=dt.UTC), "sendDelayTest": 0}
     return int(soap("Send").SendMessageNL(**(params | extra)))
 
+
+
+def test_a_send_message_nl_import_holds_back_a_start_of_the_lists_queued_processes(
+        soap: ServiceFactory, account: AccountInfo, engine: sa.Engine,
+        server_settings: Settings) -> None:
+    # Its process is merged by the send job (at the sending time), not by a job under the
+    # list's import lock: nothing would line a queued process up behind it.
+    key = login(soap, account, "Send")
+    list_id = _list(soap, key)
+    home = pathlib.Path(server_settings.ftp_root) / str(account.console_id) / "crm"
+    home.mkdir(parents=True)
+    (home / "tomorrow.csv").write_text(f"111\n{_email('tomorrow')}\n")
+    tomorrow = dt.datetime.now(dt.UTC) + dt.timedelta(days=1)
+    assert _message_nl(soap, key, "crm/tomorrow.csv", list_id, _newsletter(soap, key, list_id),
+                       timeDateSending=tomorrow) > 0
+    guid = str(_q(engine, "SELECT guid FROM lists WHERE account_id = :a AND id = :l",
+                  a=account.console_id, l=list_id)[0][0])
+    imp, header = soap("Import"), [auth_header(account)]
+    flags = {"importType": 3, "mobileInputType": 1, "asPending": False, "ConfirmEmail": False,
+             "asOptOut": False, "forceOptIn": False, "replaceGroups": False}
+    queued = parse(imp.NewImportProcess(
+        idList=list_id, listGUID=guid, idGroups="", idConfirmNL=0, **flags,
+        xmlDoc=f'<subscribers><subscriber email="{_email("queued")}"/></subscribers>',
+        _soapheaders=header)).findtext("mailupBody/ReturnCode")
+
+    started = parse(imp.StartImportProcesses(listsIDs="", listsGUIDs="", xmlDoc="",
+                                             groupsIDs="", **flags, _soapheaders=header))
+
+    assert started.findtext("mailupBody/ReturnCode") == "-601"
+    assert [(p.findtext("processID"), p.findtext("ReturnCode"))
+            for p in started.iter("process")] == [(queued, "-601")]
+    assert _q(engine, "SELECT status FROM import_processes WHERE id = :p",
+              p=int(queued or 0)) == [(1,)]
 
 def test_send_message_nl_imports_the_ftp_file_and_sends_to_its_subscribed_addresses(
         soap: ServiceFactory, account: AccountInfo, engine: sa.Engine, smtp: SmtpSink,
