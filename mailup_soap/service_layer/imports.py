@@ -75,8 +75,8 @@ def _start(uow: AbstractUnitOfWork, deps: Deps, caller: Caller, list_id: int,
     """Queue the process for a worker. StartProcess refuses while another process of the list
     runs (-601); starting everything queued instead lines them up: the per-list lock runs
     them one after the other. Only the jobs started here hold that lock: while the daily
-    sync, `mailup-soap import` or SendMessageNL merges a process of the list, a start of
-    everything queued refuses too."""
+    sync, `mailup-soap import` or SendMessageNL (from its call to its sending) has a
+    process of the list running, a start of everything queued refuses too."""
     process = uow.imports.get(process_id, caller.account_id, lock=True)
     if process is None or process.list_id != list_id:
         raise errors.ImportProcessNotFound(process_id)
