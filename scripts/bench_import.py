@@ -2,12 +2,11 @@
 the Import service (`NewImportProcess` in chunks, then `StartImportProcesses` with no xmlDoc,
 polling `GetProcessDetails` until every process is completed; with --start-each,
 `StartImportProcesses` after every chunk, so the worker merges while the client sends),
-merged by a real
-`mailup-soap worker`, into a list that already holds EXISTING of them. In the same run, a raw
-COPY of the same rows into a bare table. Prints rows/s of both, the ratio, the worker's
-peak memory (VmHWM of its process), and the CPU time the whole machine was busy meanwhile
-(server, worker, PostgreSQL and this client alike), which bounds what more cores or more
-overlap could gain.
+merged by a real `mailup-soap worker`, into a list that already holds EXISTING of them.
+In the same run, a raw COPY of the same rows into a bare table. Prints rows/s of both, the
+ratio, the worker's peak memory (VmHWM of its process), and the CPU time the whole machine
+was busy meanwhile (server, worker, PostgreSQL and this client alike), which bounds what
+more cores or more overlap could gain.
 
     DATABASE_URL=... .venv/bin/python scripts/bench_import.py [--rows 1000000] [--existing 200000]
         [--start-each] [--senders 2]

@@ -403,16 +403,15 @@ _REMOVED = "SELECT recipient_id FROM ib WHERE remove"
 # read all of them once per batch or, worse, once per row of the batch. Row addresses suit
 # group_members only, whose rows are never updated: a row another transaction updates
 # meanwhile has a new address, which this statement's snapshot does not see.
-_DELETE_LIST_MEMBERSHIPS = """
+_DELETE_LIST_MEMBERSHIPS = f"""
 DELETE FROM group_members WHERE ctid = ANY (ARRAY(
     SELECT x.ctid FROM ib
     CROSS JOIN LATERAL (
         SELECT x.ctid FROM groups g
-        CROSS JOIN LATERAL (SELECT x.ctid FROM group_members x
-                            WHERE x.account_id = :a AND x.group_id = g.id
-                              AND x.recipient_id = ib.recipient_id OFFSET 0) AS x
-        WHERE g.account_id = :a AND g.list_id = :l AND {groups} OFFSET 0) AS x
-    WHERE {rows}))"""
+        CROSS JOIN LATERAL ({lookups.membership("g.id", "ib.recipient_id", ":a", "m.ctid")})
+            AS x
+        WHERE g.account_id = :a AND g.list_id = :l AND {{groups}} OFFSET 0) AS x
+    WHERE {{rows}}))"""
 
 
 def _remove(conn: Connection, run: Any, account_id: int, list_id: int, source: ChangeSource,

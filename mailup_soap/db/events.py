@@ -61,15 +61,11 @@ SELECT (SELECT count(*) FROM ev),
 """
 
 # The recipient's groups of the list: each group of the list looked up in group_members by
-# the whole key. By account and recipient alone, when the statistics do not know the account
-# yet, the primary key (account, group, recipient) may be searched skipping the group, which
-# reads every membership of the account for each event.
-_GROUPS = """COALESCE((SELECT jsonb_agg(g.id ORDER BY g.id) FROM groups g
-                     WHERE g.account_id = r.account_id AND g.list_id = :list_id
-                       AND EXISTS (SELECT 1 FROM group_members gm
-                                   WHERE gm.account_id = r.account_id AND gm.group_id = g.id
-                                     AND gm.recipient_id = r.id OFFSET 0)),
-                    '[]'::jsonb)"""
+# the whole key (lookups.membership), also when the statistics do not know the account yet.
+_GROUPS = f"""COALESCE((SELECT jsonb_agg(g.id ORDER BY g.id) FROM groups g
+                      WHERE g.account_id = r.account_id AND g.list_id = :list_id
+                        AND EXISTS ({lookups.membership("g.id", "r.id", "r.account_id")})),
+                     '[]'::jsonb)"""
 
 
 def _where(condition: str) -> str:
@@ -94,11 +90,9 @@ LIST_SUBSCRIBERS = ids_in("SELECT s.recipient_id FROM subscriptions s "
 # the cost follows the group's size. As a join, statistics that did not know the account yet
 # (one member, they believed) had every subscription of the list read all of the group's
 # members (68 s for 20,000 members).
-GROUP_MEMBERS_IN_LIST = ids_in("""
+GROUP_MEMBERS_IN_LIST = ids_in(f"""
 SELECT m.recipient_id FROM group_members m
-CROSS JOIN LATERAL (SELECT 1 FROM subscriptions s
-                    WHERE s.account_id = :account_id AND s.list_id = :list_id
-                      AND s.recipient_id = m.recipient_id OFFSET 0) AS s
+CROSS JOIN LATERAL ({lookups.subscription(":list_id", "m.recipient_id", ":account_id")}) AS s
 WHERE m.account_id = :account_id AND m.group_id = :group_id""")
 PENDING_BEFORE = ids_in("SELECT s.recipient_id FROM subscriptions s "
                         "WHERE s.account_id = :account_id AND s.list_id = :list_id "

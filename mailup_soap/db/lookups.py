@@ -23,6 +23,22 @@ def recipient(recipient_id: str, account_id: str, columns: str = "*") -> str:
             f"WHERE r.account_id = {account_id} AND r.id = {recipient_id} OFFSET 0")
 
 
+def subscription(list_id: str, recipient_id: str, account_id: str, columns: str = "1") -> str:
+    """The body of a LATERAL or EXISTS subquery: the subscription of `recipient_id` to
+    `list_id` in `account_id` (SQL expressions), by the whole primary key, aliased s."""
+    return (f"SELECT {columns} FROM subscriptions s WHERE s.account_id = {account_id} "
+            f"AND s.list_id = {list_id} AND s.recipient_id = {recipient_id} OFFSET 0")
+
+
+def membership(group_id: str, recipient_id: str, account_id: str, columns: str = "1") -> str:
+    """The body of a LATERAL or EXISTS subquery: the membership of `recipient_id` in
+    `group_id` of `account_id` (SQL expressions), by the whole primary key, aliased m. By
+    account and recipient alone, the key's group column would be skipped and the btree read
+    every membership of the account."""
+    return (f"SELECT {columns} FROM group_members m WHERE m.account_id = {account_id} "
+            f"AND m.group_id = {group_id} AND m.recipient_id = {recipient_id} OFFSET 0")
+
+
 # With hash and merge joins off, a join driven by a set of keys looks each key up: the other
 # plan left, the whole table read per key, is priced at what it is.
 KEYS_LOOKED_UP = {"enable_hashjoin": "off", "enable_mergejoin": "off"}

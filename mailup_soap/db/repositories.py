@@ -218,7 +218,7 @@ FROM group_members m WHERE m.account_id = :account_id AND m.group_id = :group_id
 # the whole key of subscriptions (by account and recipient alone, the primary key (account,
 # list, recipient) may be searched skipping the list: every subscription of the account read
 # for each member).
-_ORPHANED_MEMBERS = """
+_ORPHANED_MEMBERS = f"""
 DELETE FROM recipients r
 USING (SELECT x.id FROM group_members m
        CROSS JOIN LATERAL (SELECT x.id FROM recipients x
@@ -226,9 +226,7 @@ USING (SELECT x.id FROM group_members m
                              AND NOT EXISTS (
                                  SELECT 1 FROM lists l
                                  WHERE l.account_id = :account_id AND EXISTS (
-                                     SELECT 1 FROM subscriptions s
-                                     WHERE s.account_id = :account_id AND s.list_id = l.id
-                                       AND s.recipient_id = x.id OFFSET 0)
+                                     {lookups.subscription("l.id", "x.id", ":account_id")})
                                  OFFSET 0)
                            OFFSET 0) AS x
        WHERE m.account_id = :account_id AND m.group_id = :group_id OFFSET 0) AS k

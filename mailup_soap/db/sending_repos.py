@@ -61,14 +61,12 @@ def audience(contact: str, listed: str, send_to: SendTo, exclude: bool) -> list[
 # Whether r is a member of group g, by the whole key of group_members, one group at a time:
 # with the groups as an array, the planner could search the key by account and recipient
 # alone and read every membership of the account for each subscriber.
-_MEMBER = """SELECT 1 FROM group_members m
-    WHERE m.account_id = :a AND m.group_id = g.id AND m.recipient_id = r.id OFFSET 0"""
+_MEMBER = lookups.membership("g.id", "r.id", ":a")
 
 
 # A claimed row's recipient and subscription, looked up by key (see SUBSCRIBERS).
 CLAIMED_RECIPIENT = lookups.recipient("dr.recipient_id", ":a")
-CLAIMED_SUBSCRIPTION = """SELECT s.status FROM subscriptions s
-    WHERE s.account_id = :a AND s.list_id = :l AND s.recipient_id = dr.recipient_id OFFSET 0"""
+CLAIMED_SUBSCRIPTION = lookups.subscription(":l", "dr.recipient_id", ":a", "s.status")
 
 
 def _message(row: Any) -> Message:
