@@ -29,15 +29,16 @@ def _process(row: Any) -> ImportProcess:
                          _options(row.options), row.rows_staged, row.rows_done,
                          ProcessCounts(**{name: getattr(row, name) for name in _COUNTS}),
                          row.confirmations, row.created_at, row.started_at, row.ended_at,
-                         row.error, ChangeSource(row.source))
+                         row.error, ChangeSource(row.source), row.by_list_job, row.delivery_id)
 
 
 class ImportRepository(_Repo, uow.ImportRepository):
     def create(self, account_id: int, list_id: int, options: ImportOptions,
-               source: ChangeSource) -> int:
+               source: ChangeSource, delivery_id: int | None = None) -> int:
         return int(self.conn.execute(t.import_processes.insert().values(
             account_id=account_id, list_id=list_id, options=dataclasses.asdict(options),
-            source=source.value).returning(t.import_processes.c.id)).scalar_one())
+            source=source.value, delivery_id=delivery_id).returning(
+                t.import_processes.c.id)).scalar_one())
 
     def stage(self, process_id: int, rows: Iterable[StagedRow]) -> None:
         bulk_import.stage(self.conn, process_id, rows)
@@ -53,7 +54,8 @@ class ImportRepository(_Repo, uow.ImportRepository):
     def queued(self, account_id: int) -> list[ImportProcess]:
         p = t.import_processes.c
         rows = self.conn.execute(sa.select(t.import_processes).where(
-            p.account_id == account_id, p.status == int(ProcessStatus.QUEUED)).order_by(p.id))
+            p.account_id == account_id, p.status == int(ProcessStatus.QUEUED),
+            p.delivery_id.is_(None)).order_by(p.id))
         return [_process(r) for r in rows]
 
     def running_for_list(self, account_id: int, list_id: int,

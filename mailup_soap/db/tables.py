@@ -246,6 +246,9 @@ import_processes = sa.Table(
     # Merged by a job under the list's procrastinate lock (the Import service's starts),
     # rather than by the daily sync, `mailup-soap import` or SendMessageNL (migration 0013).
     sa.Column("by_list_job", sa.Boolean, nullable=False, server_default=sa.false()),
+    # The SendMessageNL delivery whose send job starts this queued process at its sending
+    # time (migration 0014); nothing else starts it.
+    sa.Column("delivery_id", sa.BigInteger),
     sa.Column("rows_staged", sa.Integer, nullable=False, server_default="0"),
     sa.Column("rows_done", sa.Integer, nullable=False, server_default="0"),  # merged up to row_no
     *[sa.Column(name, sa.Integer, nullable=False, server_default="0") for name in (

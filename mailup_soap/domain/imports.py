@@ -181,6 +181,8 @@ class ImportProcess:
     ended_at: dt.datetime | None
     error: str | None
     source: ChangeSource
+    by_list_job: bool = False  # merged by a job under the list's lock (see _start)
+    delivery_id: int | None = None  # held for a SendMessageNL, which starts it when it sends
 
 
 @dataclasses.dataclass(frozen=True)

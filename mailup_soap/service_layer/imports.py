@@ -44,9 +44,12 @@ def _check(opts: ImportOptions) -> None:
 
 def create_process(uow: AbstractUnitOfWork, account_id: int, list_id: int,
                    rows: Iterable[StagedRow], opts: ImportOptions,
-                   source: ChangeSource = ChangeSource.API) -> int:
-    """Create a queued process and store its rows, in the caller's unit of work."""
-    process_id = uow.imports.create(account_id, list_id, opts, source)
+                   source: ChangeSource = ChangeSource.API,
+                   delivery_id: int | None = None) -> int:
+    """Create a queued process and store its rows, in the caller's unit of work. With
+    `delivery_id` the process is held for that SendMessageNL delivery: only `start_held`
+    starts it."""
+    process_id = uow.imports.create(account_id, list_id, opts, source, delivery_id)
     uow.imports.stage(process_id, rows)
     return process_id
 
@@ -70,25 +73,47 @@ def new_process(deps: Deps, cred: Credentials, list_id: int, list_guid: str | No
         return process_id
 
 
+def list_lock(account_id: int, list_id: int) -> str:
+    """The procrastinate lock of a list's import jobs: one at a time on any number of
+    workers, in the order they were started."""
+    return f"import-list-{account_id}-{list_id}"
+
+
 def _start(uow: AbstractUnitOfWork, deps: Deps, caller: Caller, list_id: int,
            process_id: int, refuse_if_running: bool = True) -> None:
     """Queue the process for a worker. StartProcess refuses while another process of the list
     runs (-601); starting everything queued instead lines them up: the per-list lock runs
-    them one after the other. Only the jobs started here hold that lock: while the daily
-    sync, `mailup-soap import` or SendMessageNL (from its call to its sending) has a
-    process of the list running, a start of everything queued refuses too."""
+    them one after the other. Only the jobs started here and by `start_held` hold that lock:
+    while the daily sync or `mailup-soap import` has a process of the list running, a start
+    of everything queued refuses too. A process held for a SendMessageNL is its sending's to
+    start (-602)."""
     process = uow.imports.get(process_id, caller.account_id, lock=True)
     if process is None or process.list_id != list_id:
         raise errors.ImportProcessNotFound(process_id)
-    if process.status is not ProcessStatus.QUEUED:
+    if process.status is not ProcessStatus.QUEUED or process.delivery_id is not None:
         raise errors.ImportAlreadyStarted(process_id)
     if uow.imports.running_for_list(caller.account_id, list_id,
                                     outside_list_jobs=not refuse_if_running):
         raise errors.ImportAlreadyRunning(list_id)
-    uow.imports.mark(process_id, ProcessStatus.RUNNING, deps.clock.now(), by_list_job=True)
-    # The procrastinate lock keeps a list's imports one at a time on any number of workers.
-    uow.jobs.defer(IMPORT_TASK, IMPORT_QUEUE, {"process_id": process_id},
-                   lock=f"import-list-{caller.account_id}-{list_id}")
+    _defer_merge(uow, deps, process, IMPORT_TASK, {"process_id": process_id})
+
+
+def start_held(uow: AbstractUnitOfWork, deps: Deps, process: ImportProcess, task: str,
+               args: dict[str, object]) -> None:
+    """SendMessageNL's sending time: start the process held for it (locked by the caller) as
+    a job `task` under the list's lock, after the list's processes started before it. Raises
+    ImportAlreadyRunning while the daily sync or `mailup-soap import` merges a process of
+    the list, which nothing lines up behind: the caller tries again later."""
+    if uow.imports.running_for_list(process.account_id, process.list_id,
+                                    outside_list_jobs=True):
+        raise errors.ImportAlreadyRunning(process.list_id)
+    _defer_merge(uow, deps, process, task, args)
+
+
+def _defer_merge(uow: AbstractUnitOfWork, deps: Deps, process: ImportProcess, task: str,
+                 args: dict[str, object]) -> None:
+    uow.imports.mark(process.id, ProcessStatus.RUNNING, deps.clock.now(), by_list_job=True)
+    uow.jobs.defer(task, IMPORT_QUEUE, args, lock=list_lock(process.account_id, process.list_id))
 
 
 def start_process(deps: Deps, cred: Credentials, list_id: int, list_guid: str | None,

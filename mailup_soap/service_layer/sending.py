@@ -19,7 +19,7 @@ from mailup_soap.domain.model import (
     MailingList,
     SubscriptionStatus,
 )
-from mailup_soap.service_layer import delivery_engine, imports
+from mailup_soap.service_layer import imports
 from mailup_soap.service_layer.auth import authorize
 from mailup_soap.service_layer.delivery_engine import SEND_QUEUE, SEND_TASK
 from mailup_soap.service_layer.deps import Caller, Credentials, Deps
@@ -517,6 +517,7 @@ def start_delivery(deps: Deps, cred: Credentials) -> list[int]:
 # -- SendMessageNL: recipients from a file on the account's FTP site ---------------------
 
 MESSAGE_NL_TASK = "mailup:run_message_nl"
+MESSAGE_NL_IMPORT_TASK = "mailup:import_message_nl"
 
 
 def send_message_nl(deps: Deps, cred: Credentials, file_name: str | None,
@@ -526,7 +527,12 @@ def send_message_nl(deps: Deps, cred: Credentials, file_name: str | None,
     """SendMessageNL: import the CSV file `file_name` of the account's FTP site into the
     list (new addresses subscribed, existing ones updated, as the daily sync does), then send
     the message to the file's addresses that are subscribed; at `when`, or now when it is
-    past. Returns the delivery id at once; a worker does the import and the sending."""
+    past. Returns the delivery id at once; a worker does the import and the sending.
+
+    The file's rows are stored now, as an import process held for the delivery: it stays
+    queued (status 1), and only the sending starts it, so a send scheduled days ahead does
+    not hold the list's other imports back. An immediate send answers -3 (-601 here) while
+    an import of the list runs, as MailUp's does."""
     delimiter = separator or ";"
     if len(delimiter) != 1 or delimiter in "\r\n\"":
         raise errors.InvalidArgument("separator", "one character")
@@ -546,6 +552,9 @@ def send_message_nl(deps: Deps, cred: Credentials, file_name: str | None,
         if message is None or message.list_id != lst.id:
             raise errors.MessageNotFound(int(raw_message))
         now = deps.clock.now()
+        start = max(when.astimezone(dt.UTC) if when else now, now)
+        if start <= now and uow.imports.running_for_list(caller.account_id, lst.id):
+            raise errors.ImportAlreadyRunning(lst.id)
         if (subject or "").strip() and subject.strip() != message.subject:  # type: ignore[union-attr]
             copy_id = uow.sending.add_message(
                 caller.account_id, lst.id, (subject or "").strip()[:500], message.content_type,
@@ -554,23 +563,20 @@ def send_message_nl(deps: Deps, cred: Credentials, file_name: str | None,
                 cloned_from=message.id)
             message = uow.sending.message(caller.account_id, copy_id)
             assert message is not None
-        if uow.imports.running_for_list(caller.account_id, lst.id):
-            raise errors.ImportAlreadyRunning(lst.id)
-        try:
-            with deps.file_drop.open_file(caller.account_id, file_name or "") as raw:
-                process_id = imports.create_process(
-                    uow, caller.account_id, lst.id,
-                    read_csv(utf8_lines(raw), opts, delimiter=delimiter), opts)
-        except (FileNotFoundError, ValueError, IsADirectoryError) as exc:
-            raise errors.InvalidArgument("fileName", f"{file_name!r}: {exc}") from None
-        uow.imports.mark(process_id, ProcessStatus.RUNNING, now)
         send = msg.SendOptions(msg.SendTo.RECIPIENTS)  # nobody until the import is merged
-        start = max(when.astimezone(dt.UTC) if when else now, now)
         delivery = uow.sending.create_delivery(
             caller.account_id, message, send,
             from_email or lst.options.get("owneremail") or deps.mail_from,
             (sender_name or "").strip() or lst.options.get("nl_sendername") or lst.name,
             start, now)
+        try:
+            with deps.file_drop.open_file(caller.account_id, file_name or "") as raw:
+                process_id = imports.create_process(
+                    uow, caller.account_id, lst.id,
+                    read_csv(utf8_lines(raw), opts, delimiter=delimiter), opts,
+                    delivery_id=delivery.id)
+        except (FileNotFoundError, ValueError, IsADirectoryError) as exc:
+            raise errors.InvalidArgument("fileName", f"{file_name!r}: {exc}") from None
         uow.jobs.defer(MESSAGE_NL_TASK, SEND_QUEUE,
                        {"delivery_id": delivery.id, "process_id": process_id},
                        at=start if start > now else None, lock=f"delivery-{delivery.id}")
@@ -579,19 +585,40 @@ def send_message_nl(deps: Deps, cred: Credentials, file_name: str | None,
 
 
 def run_message_nl(deps: Deps, delivery_id: int, process_id: int) -> str:
-    """The worker's part of SendMessageNL: the import, the recipients, then the sending.
-    Safe to re-run at any point."""
+    """The send job, at the sending time: start the file's import as a job under the list's
+    import lock (`import_message_nl`), in turn with the list's other imports; that job picks
+    the recipients and queues the sending. While the daily sync or `mailup-soap import`
+    merges into the list, ImportAlreadyRunning has procrastinate try again later."""
+    with deps.uow() as uow:
+        process = uow.imports.get(process_id, lock=True)
+        if process is None:
+            return "gone"  # its list was deleted
+        if process.status is ProcessStatus.QUEUED:
+            imports.start_held(uow, deps, process, MESSAGE_NL_IMPORT_TASK,
+                               {"delivery_id": delivery_id, "process_id": process_id})
+            uow.commit()
+            return "import started"
+    if process.status is ProcessStatus.RUNNING and not process.by_list_job:
+        # Marked running at its call by a version before migration 0014, and its job was
+        # running then: nothing else will merge it.
+        return import_message_nl(deps, delivery_id, process_id)
+    return "import started already"
+
+
+def import_message_nl(deps: Deps, delivery_id: int, process_id: int) -> str:
+    """The import job of a SendMessageNL (under the list's lock): merge the file's rows, add
+    its subscribed addresses to the delivery and queue the sending. Safe to re-run."""
     status = imports.run_process(deps, process_id, keep_rows=True)
     with deps.uow() as uow:
         delivery = uow.sending.delivery(None, delivery_id, lock=True)
-        if delivery is None:
-            return "gone"
-        if status is ProcessStatus.COMPLETED:
+        if delivery is not None and status is ProcessStatus.COMPLETED:
             uow.sending.add_from_import(delivery, process_id)
-        else:
+            uow.jobs.defer(SEND_TASK, SEND_QUEUE, {"delivery_id": delivery_id},
+                           lock=f"delivery-{delivery_id}")
+        elif delivery is not None:
             uow.sending.set_status(delivery_id, msg.DeliveryStatus.COMPLETED, deps.clock.now())
         uow.imports.clear_rows(process_id)
         uow.commit()
-    if status is not ProcessStatus.COMPLETED:
-        return "import failed"
-    return delivery_engine.run_delivery(deps, delivery_id)
+    if delivery is None:
+        return "gone"
+    return "sending queued" if status is ProcessStatus.COMPLETED else "import failed"

@@ -283,7 +283,8 @@ class WebhookRepository(abc.ABC):
 class ImportRepository(abc.ABC):
     @abc.abstractmethod
     def create(self, account_id: int, list_id: int, options: ImportOptions,
-               source: ChangeSource) -> int: ...
+               source: ChangeSource, delivery_id: int | None = None) -> int:
+        """A queued process; with `delivery_id`, held for that SendMessageNL delivery."""
 
     @abc.abstractmethod
     def stage(self, process_id: int, rows: Iterable[StagedRow]) -> None:
@@ -294,7 +295,9 @@ class ImportRepository(abc.ABC):
             lock: bool = False) -> ImportProcess | None: ...
 
     @abc.abstractmethod
-    def queued(self, account_id: int) -> list[ImportProcess]: ...
+    def queued(self, account_id: int) -> list[ImportProcess]:
+        """The account's queued processes, in creation order, except those held for a
+        SendMessageNL delivery."""
 
     @abc.abstractmethod
     def running_for_list(self, account_id: int, list_id: int,

@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
-from mailup_soap import bootstrap
+from mailup_soap import bootstrap, errors
 from mailup_soap.adapters.page_fetch import HttpPageFetcher
 from mailup_soap.config import Settings
 from mailup_soap.service_layer import delivery_engine, sending
@@ -315,37 +315,134 @@ def _message_nl(soap: ServiceFactory, key: str, file_name: str, list_id: int | s
 
 
 
-def test_a_send_message_nl_import_holds_back_a_start_of_the_lists_queued_processes(
-        soap: ServiceFactory, account: AccountInfo, engine: sa.Engine,
+_FLAGS = {"importType": 3, "mobileInputType": 1, "asPending": False, "ConfirmEmail": False,
+          "asOptOut": False, "forceOptIn": False, "replaceGroups": False}
+
+
+def _schedule_message_nl(soap: ServiceFactory, key: str, account: AccountInfo,
+                         server_settings: Settings, list_id: int, address: str) -> int:
+    """A SendMessageNL to `address` (a file on the FTP site), scheduled for tomorrow."""
+    home = pathlib.Path(server_settings.ftp_root) / str(account.console_id) / "crm"
+    home.mkdir(parents=True, exist_ok=True)
+    (home / "tomorrow.csv").write_text(f"111\n{address}\n")
+    delivery_id = _message_nl(soap, key, "crm/tomorrow.csv", list_id,
+                              _newsletter(soap, key, list_id),
+                              timeDateSending=dt.datetime.now(dt.UTC) + dt.timedelta(days=1))
+    assert delivery_id > 0
+    return delivery_id
+
+
+def _sending_time_is_now(engine: sa.Engine, delivery_id: int) -> None:
+    with engine.begin() as conn:
+        conn.execute(sa.text("UPDATE deliveries SET scheduled_at = now() WHERE id = :d"),
+                     {"d": delivery_id})
+        assert conn.execute(sa.text(
+            "UPDATE procrastinate_jobs SET scheduled_at = now() WHERE lock = :lock "
+            "AND status = 'todo'"), {"lock": f"delivery-{delivery_id}"}).rowcount == 1
+
+
+def test_a_scheduled_send_message_nl_holds_its_list_only_from_its_sending_time(
+        soap: ServiceFactory, account: AccountInfo, engine: sa.Engine, smtp: SmtpSink,
         server_settings: Settings) -> None:
-    # Its process is merged by the send job (at the sending time), not by a job under the
-    # list's import lock: nothing would line a queued process up behind it.
+    # Its file is stored at the call, as a process held for the delivery: queued, left out
+    # of a start of everything queued, refused to StartProcess, started by the sending.
     key = login(soap, account, "Send")
     list_id = _list(soap, key)
-    home = pathlib.Path(server_settings.ftp_root) / str(account.console_id) / "crm"
-    home.mkdir(parents=True)
-    (home / "tomorrow.csv").write_text(f"111\n{_email('tomorrow')}\n")
-    tomorrow = dt.datetime.now(dt.UTC) + dt.timedelta(days=1)
-    assert _message_nl(soap, key, "crm/tomorrow.csv", list_id, _newsletter(soap, key, list_id),
-                       timeDateSending=tomorrow) > 0
+    reader = _email("tomorrow")
+    delivery_id = _schedule_message_nl(soap, key, account, server_settings, list_id, reader)
+    held = _q(engine, "SELECT id, status FROM import_processes WHERE delivery_id = :d",
+              d=delivery_id)
     guid = str(_q(engine, "SELECT guid FROM lists WHERE account_id = :a AND id = :l",
                   a=account.console_id, l=list_id)[0][0])
     imp, header = soap("Import"), [auth_header(account)]
-    flags = {"importType": 3, "mobileInputType": 1, "asPending": False, "ConfirmEmail": False,
-             "asOptOut": False, "forceOptIn": False, "replaceGroups": False}
     queued = parse(imp.NewImportProcess(
-        idList=list_id, listGUID=guid, idGroups="", idConfirmNL=0, **flags,
+        idList=list_id, listGUID=guid, idGroups="", idConfirmNL=0, **_FLAGS,
         xmlDoc=f'<subscribers><subscriber email="{_email("queued")}"/></subscribers>',
         _soapheaders=header)).findtext("mailupBody/ReturnCode")
 
     started = parse(imp.StartImportProcesses(listsIDs="", listsGUIDs="", xmlDoc="",
-                                             groupsIDs="", **flags, _soapheaders=header))
+                                             groupsIDs="", **_FLAGS, _soapheaders=header))
+    refused = parse(imp.StartProcess(idList=list_id, listGUID=guid, idProcess=held[0][0],
+                                     _soapheaders=header)).findtext("mailupBody/ReturnCode")
+    run_jobs(server_settings, "imports")
+    before = _q(engine, "SELECT id, status FROM import_processes WHERE account_id = :a "
+                        "ORDER BY id", a=account.console_id)
+    _sending_time_is_now(engine, delivery_id)
+    run_jobs(server_settings, "send", "imports")
 
-    assert started.findtext("mailupBody/ReturnCode") == "-601"
+    assert held and held[0][1] == 1
+    assert started.findtext("mailupBody/ReturnCode") == "0"
     assert [(p.findtext("processID"), p.findtext("ReturnCode"))
-            for p in started.iter("process")] == [(queued, "-601")]
-    assert _q(engine, "SELECT status FROM import_processes WHERE id = :p",
-              p=int(queued or 0)) == [(1,)]
+            for p in started.iter("process")] == [(queued, "0")]
+    assert refused == "-602"
+    assert before == [(held[0][0], 1), (int(queued or 0), 3)]
+    assert _q(engine, "SELECT status FROM import_processes WHERE id = :p", p=held[0][0]) == [
+        (3,)]
+    assert len(smtp.to(reader)) == 1
+    assert _q(engine, "SELECT status FROM deliveries WHERE id = :d", d=delivery_id) == [
+        ("completed",)]
+
+
+def test_at_its_sending_time_send_message_nl_waits_for_an_import_outside_the_list_lock(
+        soap: ServiceFactory, account: AccountInfo, engine: sa.Engine, smtp: SmtpSink,
+        server_settings: Settings) -> None:
+    # The daily sync or `mailup-soap import` merging into the list: nothing lines up behind
+    # those, so the send job refuses, is retried, and starts the import once they end.
+    key = login(soap, account, "Send")
+    list_id = _list(soap, key)
+    reader = _email("later")
+    delivery_id = _schedule_message_nl(soap, key, account, server_settings, list_id, reader)
+    process_id = _q(engine, "SELECT id FROM import_processes WHERE delivery_id = :d",
+                    d=delivery_id)[0][0]
+    with engine.begin() as conn:
+        console = conn.execute(sa.text(
+            "INSERT INTO import_processes (account_id, list_id, status, options, source) "
+            "VALUES (:a, :l, 2, '{}', 'Console') RETURNING id"),
+            {"a": account.console_id, "l": list_id}).scalar_one()
+    deps = bootstrap.build_deps(server_settings, pool_size=1)
+
+    with pytest.raises(errors.ImportAlreadyRunning):
+        sending.run_message_nl(deps, delivery_id, process_id)
+    waiting = _q(engine, "SELECT status FROM import_processes WHERE id = :p", p=process_id)
+    with engine.begin() as conn:
+        conn.execute(sa.text("UPDATE import_processes SET status = 3 WHERE id = :p"),
+                     {"p": console})
+    _sending_time_is_now(engine, delivery_id)
+    run_jobs(server_settings, "send", "imports")
+
+    assert waiting == [(1,)]
+    assert _q(engine, "SELECT status FROM import_processes WHERE id = :p", p=process_id) == [
+        (3,)]
+    assert len(smtp.to(reader)) == 1
+
+
+def test_at_its_sending_time_send_message_nl_imports_after_the_lists_started_processes(
+        soap: ServiceFactory, account: AccountInfo, engine: sa.Engine, smtp: SmtpSink,
+        server_settings: Settings) -> None:
+    # A process started through the Import service and not merged yet: the send job does
+    # not refuse; its import job waits behind that one under the list's lock.
+    key = login(soap, account, "Send")
+    list_id = _list(soap, key)
+    reader, earlier = _email("after"), _email("earlier")
+    delivery_id = _schedule_message_nl(soap, key, account, server_settings, list_id, reader)
+    guid = str(_q(engine, "SELECT guid FROM lists WHERE account_id = :a AND id = :l",
+                  a=account.console_id, l=list_id)[0][0])
+    imp, header = soap("Import"), [auth_header(account)]
+    started = parse(imp.StartImportProcesses(
+        listsIDs=str(list_id), listsGUIDs=guid, groupsIDs="", **_FLAGS, _soapheaders=header,
+        xmlDoc=f'<subscribers><subscriber email="{earlier}"/></subscribers>'))
+    _sending_time_is_now(engine, delivery_id)
+    run_jobs(server_settings, "send")
+    lined_up = _q(engine, "SELECT task_name, status FROM procrastinate_jobs WHERE lock = :l "
+                          "ORDER BY id", l=f"import-list-{account.console_id}-{list_id}")
+    run_jobs(server_settings, "imports", "send")
+
+    assert started.findtext("mailupBody/ReturnCode") == "0"
+    assert lined_up == [("mailup:run_import", "todo"), ("mailup:import_message_nl", "todo")]
+    assert _q(engine, "SELECT status FROM import_processes WHERE account_id = :a ORDER BY id",
+              a=account.console_id) == [(3,), (3,)]
+    assert len(smtp.to(reader)) == 1
+
 
 def test_send_message_nl_imports_the_ftp_file_and_sends_to_its_subscribed_addresses(
         soap: ServiceFactory, account: AccountInfo, engine: sa.Engine, smtp: SmtpSink,
@@ -363,7 +460,7 @@ def test_send_message_nl_imports_the_ftp_file_and_sends_to_its_subscribed_addres
 
     delivery_id = _message_nl(soap, key, "crm/today.csv", list_id, newsletter_id,
                               subject="Today for [campo1]")
-    run_jobs(server_settings, "send")
+    run_jobs(server_settings, "send", "imports")
     status = parse(soap("Send").GetNewsletterDeliveryStatus(accessKey=key,
                                                             deliveryID=delivery_id))
 

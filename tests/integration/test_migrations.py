@@ -1,0 +1,67 @@
+"""Migrations that change data, run on a scratch database: upgrade from the revision before,
+with rows as the older code left them, and back down."""
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+
+import pytest
+import sqlalchemy as sa
+from alembic import command
+
+from mailup_soap.config import Settings
+from mailup_soap.db.migrate import alembic_config, upgrade
+
+
+@pytest.fixture()
+def scratch_url(database_url: str) -> Iterator[str]:
+    base = Settings(database_url=database_url).sqlalchemy_url
+    admin = sa.create_engine(base, isolation_level="AUTOCOMMIT", poolclass=sa.pool.NullPool)
+    name = f"mailup_migration_{os.getpid()}"
+    with admin.connect() as conn:
+        conn.execute(sa.text(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+        conn.execute(sa.text(f"CREATE DATABASE {name}"))
+    yield base.rsplit("/", 1)[0] + "/" + name
+    with admin.connect() as conn:
+        conn.execute(sa.text(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+    admin.dispose()
+
+
+def test_0014_holds_the_processes_of_send_message_nl_jobs_yet_to_run_for_their_delivery(
+        scratch_url: str) -> None:
+    upgrade(scratch_url, "0013")
+    engine = sa.create_engine(scratch_url, poolclass=sa.pool.NullPool)
+    with engine.begin() as conn:
+        conn.execute(sa.text("""
+            INSERT INTO accounts (id, console_host, status, name)
+                VALUES (1, 'one.example.com', 'active', 'one');
+            INSERT INTO lists (account_id, id, name, guid)
+                VALUES (1, 1, 'list', gen_random_uuid());
+            -- 1: a SendMessageNL for tomorrow; 2: one whose job is running; 3: an Import
+            -- service process running; 4: a queued one
+            INSERT INTO import_processes (id, account_id, list_id, status, options, started_at,
+                                          by_list_job)
+                VALUES (1, 1, 1, 2, '{}', now(), false), (2, 1, 1, 2, '{}', now(), false),
+                       (3, 1, 1, 2, '{}', now(), true), (4, 1, 1, 1, '{}', NULL, false);
+            INSERT INTO procrastinate_jobs (queue_name, task_name, status, args, lock)
+                VALUES ('send', 'mailup:run_message_nl', 'todo',
+                        '{"delivery_id": 7, "process_id": 1}', 'delivery-7'),
+                       ('send', 'mailup:run_message_nl', 'doing',
+                        '{"delivery_id": 8, "process_id": 2}', 'delivery-8'),
+                       ('imports', 'mailup:run_import', 'todo', '{"process_id": 3}',
+                        'import-list-1-1')"""))
+    state = ("SELECT id, status, started_at IS NOT NULL, delivery_id FROM import_processes "
+             "ORDER BY id")
+
+    upgrade(scratch_url)
+    with engine.connect() as conn:
+        upgraded = conn.execute(sa.text(state)).all()
+    command.downgrade(alembic_config(scratch_url), "0013")
+    with engine.connect() as conn:
+        downgraded = conn.execute(sa.text(state.replace("delivery_id", "NULL"))).all()
+    engine.dispose()
+
+    assert upgraded == [(1, 1, False, 7), (2, 2, True, None), (3, 2, True, None),
+                        (4, 1, False, None)]
+    assert downgraded == [(1, 2, True, None), (2, 2, True, None), (3, 2, True, None),
+                          (4, 1, False, None)]
