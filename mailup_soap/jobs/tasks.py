@@ -44,6 +44,12 @@ def make_blueprint(deps: Callable[[], Deps], sync_time: str = "02:00") -> Bluepr
         summaries = daily_sync.sync_all(deps())
         return sum(len(s.files) for s in summaries)
 
+    # The files of a list that had an import running when the sync reached them, tried again
+    # a little later (daily_sync.RETRY_AFTER, a few times); one account's chain at a time.
+    @bp.task(name="sync_waiting_files", queue=daily_sync.SYNC_QUEUE)
+    def sync_waiting_files(account_id: int, list_ids: list[int], attempt: int) -> int:
+        return len(daily_sync.sync_waiting(deps(), account_id, list_ids, attempt))
+
     # Every 10 minutes: expired keys are refused at lookup already; this keeps the table small.
     @bp.periodic(cron="*/10 * * * *")
     @bp.task(name="purge_expired_access_keys", queue="maintenance",

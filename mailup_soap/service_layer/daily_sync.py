@@ -1,6 +1,7 @@
 """The daily batch sync: every complete file an account posted under `import/<list id>/` on
 its FTP site is imported into that list with the bulk engine, then moved to `done/` (or
-`failed/`) with a report beside it; then the account's export profiles are written.
+`failed/`) with a report beside it; then the account's export profiles are written. The
+files of a list with an import running wait, and a job tries them again a little later.
 
 Safe to re-run at any point: a file's content is recorded with its import process before any
 row is merged, so a sync killed mid-file resumes that process on the next run (the batches
@@ -31,12 +32,20 @@ EXTRA_COLUMNS = ("status", "groups")
 # A report lists this many rejected lines, then says how many more there were.
 REPORT_REJECTED_MAX = 10_000
 SOURCE = ChangeSource.CONSOLE  # an operator-configured batch import, as in MailUp
+# A list with an import running when the sync reaches its files: they are tried again this
+# much later by a job, up to this many times; after that the next daily run takes them.
+RETRY_AFTER = dt.timedelta(minutes=10)
+RETRIES = 12
+RETRY_TASK = "mailup:sync_waiting_files"
+SYNC_QUEUE = "sync"
 
 
 @dataclasses.dataclass(frozen=True)
 class FileResult:
     file: DroppedFile
-    outcome: str  # imported | duplicate | failed | waiting (the list has an import running)
+    # imported | duplicate | failed | waiting (the list has an import running, or an earlier
+    # file of the list waits)
+    outcome: str
     report: str | None  # path relative to the account's home
     process_id: int | None = None
 
@@ -65,13 +74,60 @@ def sync_all(deps: Deps) -> list[SyncSummary]:
 def sync_account(deps: Deps, account_id: int) -> SyncSummary:
     drop = _drop(deps)
     ftp_accounts.prepare_home(deps, account_id)
-    results = [sync_file(deps, file) for file in drop.ready_files(account_id)]
-    _tidy_interrupted(deps, account_id)
+    results = _sync_files(deps, account_id, drop.ready_files(account_id))
     written = exports.run_profiles(deps, account_id)
+    _retry_waiting(deps, account_id, results, attempt=1)
+    return SyncSummary(account_id, results, written)
+
+
+def sync_waiting(deps: Deps, account_id: int, list_ids: list[int],
+                 attempt: int) -> list[FileResult]:
+    """The retry job: the files of `list_ids` that are ready now (those left waiting, and
+    any posted since), once more; `attempt` counts from 1."""
+    with deps.uow() as uow:
+        account = uow.accounts.get(account_id)
+    if account is None or account.status is not AccountStatus.ACTIVE:
+        return []
+    ready = [f for f in _drop(deps).ready_files(account_id) if f.list_id in set(list_ids)]
+    results = _sync_files(deps, account_id, ready)
+    _retry_waiting(deps, account_id, results, attempt + 1)
+    return results
+
+
+def _sync_files(deps: Deps, account_id: int, files: list[DroppedFile]) -> list[FileResult]:
+    """The files in the order they were posted. Once a file of a list waits, the list's
+    later files wait too: a list's files are imported in the order they were posted."""
+    results = []
+    waiting: set[int] = set()
+    for file in files:
+        if file.list_id in waiting:
+            result = FileResult(file, "waiting", None)
+        else:
+            result = sync_file(deps, file)
+        if result.outcome == "waiting":
+            waiting.add(file.list_id)
+        results.append(result)
+    _tidy_interrupted(deps, account_id)
     for result in results:
         log.info("account %d list %d: %s %s (report %s)", account_id, result.file.list_id,
                  result.file.name, result.outcome, result.report)
-    return SyncSummary(account_id, results, written)
+    return results
+
+
+def _retry_waiting(deps: Deps, account_id: int, results: list[FileResult],
+                   attempt: int) -> None:
+    lists = sorted({r.file.list_id for r in results if r.outcome == "waiting"})
+    if not lists:
+        return
+    if attempt > RETRIES:
+        log.warning("account %d: lists %s still have an import running; their files wait "
+                    "for the next daily sync", account_id, lists)
+        return
+    with deps.uow() as uow:
+        uow.jobs.defer(RETRY_TASK, SYNC_QUEUE,
+                       {"account_id": account_id, "list_ids": lists, "attempt": attempt},
+                       at=deps.clock.now() + RETRY_AFTER, lock=f"sync-{account_id}")
+        uow.commit()
 
 
 def sync_file(deps: Deps, file: DroppedFile) -> FileResult:

@@ -386,6 +386,46 @@ def test_a_sync_killed_mid_file_resumes_and_ends_like_one_clean_run(
               a=killed_acc.console_id) == [("done",)]
 
 
+def test_files_of_a_list_with_an_import_running_wait_and_are_tried_again_ten_minutes_later(
+        site: FtpSite, user: tuple[str, str], deps: Deps, settings: Settings,
+        engine: sa.Engine, account: AccountInfo) -> None:
+    # `mailup-soap import` merging into the list when the daily run reaches its files.
+    lst = _list(deps, account)
+    with engine.begin() as conn:
+        console = conn.execute(sa.text(
+            "INSERT INTO import_processes (account_id, list_id, status, options, source) "
+            "VALUES (:a, :l, 2, '{}', 'Console') RETURNING id"),
+            {"a": account.console_id, "l": lst.id}).scalar_one()
+    first, second = _email("first"), _email("second")
+    _upload(site, user, f"import/{lst.id}/1.csv", f"111\n{first}\n".encode())
+    _upload(site, user, f"import/{lst.id}/2.csv", f"111\n{second}\n".encode())
+    retries = ("SELECT args, round(extract(epoch FROM scheduled_at - now()) / 60) "
+               "FROM procrastinate_jobs WHERE lock = :lock AND status = 'todo'")
+    lock = f"sync-{account.console_id}"
+
+    daily = daily_sync.sync_account(deps, account.console_id)
+    retry_jobs = _q(engine, retries, lock=lock)
+    last = daily_sync.sync_waiting(deps, account.console_id, [lst.id], daily_sync.RETRIES)
+    after_last = _q(engine, retries, lock=lock)
+    with engine.begin() as conn:
+        conn.execute(sa.text("UPDATE import_processes SET status = 3 WHERE id = :p"),
+                     {"p": console})
+        conn.execute(sa.text("UPDATE procrastinate_jobs SET scheduled_at = now() "
+                             "WHERE lock = :lock AND status = 'todo'"), {"lock": lock})
+    run_jobs(settings, "sync")
+
+    assert [(r.file.name, r.outcome) for r in daily.files] == [
+        ("1.csv", "waiting"), ("2.csv", "waiting")]
+    assert retry_jobs == [({"account_id": account.console_id, "list_ids": [lst.id],
+                            "attempt": 1}, 10)]
+    assert [r.outcome for r in last] == ["waiting", "waiting"]
+    assert after_last == retry_jobs  # the last attempt queues no other
+    assert _names(site, user, f"import/{lst.id}/done") == [
+        "1.csv", "1.csv.report.txt", "2.csv", "2.csv.report.txt"]
+    assert set(_state(engine, account.console_id, lst.id)) == {first, second}
+    assert _q(engine, retries, lock=lock) == []
+
+
 def test_a_login_sees_only_its_own_home(
         site: FtpSite, user: tuple[str, str], deps: Deps, account: AccountInfo) -> None:
     lst = _list(deps, account)
