@@ -213,10 +213,38 @@ def _counting(rows: Any, every: int = 50_000) -> Any:
 
 
 def cmd_import(args: argparse.Namespace) -> int:
+    from mailup_soap.service_layer import imports
+
+    if (args.file is not None) + (args.resume is not None) + (args.cancel is not None) != 1:
+        raise errors.InvalidArgument("import", "give a FILE, --resume PROCESS or --cancel PROCESS")
+    try:
+        if args.cancel is not None:
+            done = imports.cancel_now(_deps(), args.account, args.cancel)
+        elif args.resume is not None:
+            done = imports.resume_now(_deps(), args.account, args.resume,
+                                      progress=_progress("merged"))
+        else:
+            done = _import_file(args)
+    except errors.ImportInterrupted as exc:
+        print(f"\nmailup-soap: {exc}: the batches merged so far stay, the rest is staged. Go on "
+              f"with `mailup-soap import --resume {exc.process_id} --account {args.account}`, "
+              f"or end it with `--cancel {exc.process_id}`", file=sys.stderr)
+        return 130
+    c = done.counts
+    print(f"process {done.id}: status {int(done.status)} ({done.status.name.lower()}), "
+          f"{c.total} rows: {c.new_email} new, {c.existing_email} existing, "
+          f"{c.opt_out_email} opted out, {c.rejected_email + c.rejected_mobile + c.rejected_other}"
+          " rejected" + (f"; {done.error}" if done.error else ""))
+    return 0 if done.status.name == "COMPLETED" else 1
+
+
+def _import_file(args: argparse.Namespace) -> Any:
     from mailup_soap.domain import import_readers
     from mailup_soap.domain.imports import ImportOptions
     from mailup_soap.service_layer import imports
 
+    if args.list is None:
+        raise errors.InvalidArgument("--list", "required with a FILE")
     opts = ImportOptions(args.import_type, args.mobile_input_type, args.as_pending,
                          args.confirm_email, args.as_opt_out, args.force_opt_in,
                          args.replace_groups, tuple(int(g) for g in _split(args.groups) or []))
@@ -227,22 +255,21 @@ def cmd_import(args: argparse.Namespace) -> int:
             rows = import_readers.read_csv(import_readers.utf8_lines(raw), opts)
         else:
             rows = import_readers.read_xml(raw, opts)
-        done = imports.import_now(_deps(), args.account, args.list, _counting(rows), opts,
+        return imports.import_now(_deps(), args.account, args.list, _counting(rows), opts,
                                   progress=_progress("merged"))
-    c = done.counts
-    print(f"process {done.id}: status {int(done.status)} ({done.status.name.lower()}), "
-          f"{c.total} rows: {c.new_email} new, {c.existing_email} existing, "
-          f"{c.opt_out_email} opted out, {c.rejected_email + c.rejected_mobile + c.rejected_other}"
-          " rejected")
-    return 0 if done.status.name == "COMPLETED" else 1
 
 
 def _import_parser(sub: Any) -> None:
     imp = sub.add_parser("import", help="import a file (MailUp XML or pipe CSV) into a list, "
-                         "with the bulk engine of the Import service")
-    imp.add_argument("file")
+                         "with the bulk engine of the Import service; or go on with, or end, "
+                         "an import that was interrupted")
+    imp.add_argument("file", nargs="?")
     imp.add_argument("--account", type=int, required=True, help="console id")
-    imp.add_argument("--list", type=int, required=True, help="list id")
+    imp.add_argument("--list", type=int, help="list id (with a FILE)")
+    imp.add_argument("--resume", type=int, metavar="PROCESS",
+                     help="merge the rest of an import interrupted in the middle")
+    imp.add_argument("--cancel", type=int, metavar="PROCESS",
+                     help="end an interrupted import as failed (what it merged stays)")
     imp.add_argument("--format", choices=["xml", "csv"], help="default: by file extension")
     imp.add_argument("--import-type", type=int, default=3, choices=range(1, 7),
                      help="1 email, 2 SMS, 3 both; 4..6 the same with empty fields clearing")

@@ -173,6 +173,24 @@ class ImportAlreadyStarted(MailUpError):
         super().__init__(f"import process {process_id} was started already")
 
 
+class ImportInterrupted(MailUpError):
+    """`mailup-soap import` stopped (Ctrl-C) while merging: the batches merged so far stay,
+    the process stays running with the rest of its rows staged."""
+
+    def __init__(self, process_id: int) -> None:
+        super().__init__(f"import process {process_id} interrupted")
+        self.process_id = process_id
+
+
+class ImportNotInterrupted(MailUpError):
+    """`mailup-soap import --resume/--cancel` of a process that no command line import or
+    daily sync left running (a worker's job resumes its own)."""
+
+    def __init__(self, process_id: int, status: str) -> None:
+        super().__init__(f"import process {process_id} is {status}, not an import the command "
+                         "line or the daily sync left running")
+
+
 class ContactCreatedMeanwhile(MailUpError):
     """Another transaction created a recipient an import batch was about to create (same
     email, same account): the batch is rolled back and merged again, and then finds it."""

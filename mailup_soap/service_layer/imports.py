@@ -257,8 +257,58 @@ def import_now(deps: Deps, account_id: int, list_id: int, rows: Iterable[StagedR
             raise errors.ImportAlreadyRunning(list_id)
         uow.imports.mark(process_id, ProcessStatus.RUNNING, deps.clock.now())
         uow.commit()
-    run_process(deps, process_id, progress)
+    return _run_now(deps, process_id, progress)
+
+
+def _run_now(deps: Deps, process_id: int,
+             progress: Callable[[int, int], None] | None) -> ImportProcess:
+    try:
+        run_process(deps, process_id, progress)
+    except KeyboardInterrupt:  # the open batch is rolled back with its connection
+        raise errors.ImportInterrupted(process_id) from None
     with deps.uow() as uow:
         done = uow.imports.get(process_id)
     assert done is not None
     return done
+
+
+def _interrupted(uow: AbstractUnitOfWork, account_id: int, process_id: int) -> ImportProcess:
+    """A process `mailup-soap import` or the daily sync left running (stopped or killed in
+    the middle), locked: running, and merged by no job that procrastinate would retry."""
+    process = uow.imports.get(process_id, account_id, lock=True)
+    if process is None:
+        raise errors.ImportProcessNotFound(process_id)
+    if process.status is not ProcessStatus.RUNNING or process.by_list_job:
+        state = process.status.name.lower()
+        raise errors.ImportNotInterrupted(
+            process_id, state if process.status is not ProcessStatus.RUNNING
+            else "merged by a worker's job")
+    return process
+
+
+def resume_now(deps: Deps, account_id: int, process_id: int,
+               progress: Callable[[int, int], None] | None = None) -> ImportProcess:
+    """`mailup-soap import --resume`: merge the rest of an interrupted process, from the
+    batch after the last one merged; it ends as one uninterrupted run would have. Safe
+    beside a runner still alive: each batch starts from the progress recorded under the
+    process's lock."""
+    with deps.uow() as uow:
+        _interrupted(uow, account_id, process_id)
+    return _run_now(deps, process_id, progress)
+
+
+def cancel_now(deps: Deps, account_id: int, process_id: int) -> ImportProcess:
+    """`mailup-soap import --cancel`: end an interrupted process as failed (status 4), which
+    frees its list. The batches merged before the interruption stay; the rest of its rows
+    are deleted."""
+    with deps.uow() as uow:
+        process = _interrupted(uow, account_id, process_id)
+        uow.imports.mark(process_id, ProcessStatus.FAILED, deps.clock.now(),
+                         "cancelled from the command line: the rows after row "
+                         f"{process.rows_done} were not merged")
+        uow.imports.clear_rows(process_id)
+        uow.commit()
+    with deps.uow() as uow:
+        cancelled = uow.imports.get(process_id)
+    assert cancelled is not None
+    return cancelled

@@ -3,16 +3,22 @@ from __future__ import annotations
 
 import os
 import pathlib
+import signal
 import subprocess
 import sys
+import time
+from typing import Any
 
 import pytest
 import sqlalchemy as sa
 
+from mailup_soap import errors
 from mailup_soap.db import tables as t
-from mailup_soap.service_layer import auth, lists
+from mailup_soap.domain.import_readers import read_csv
+from mailup_soap.domain.imports import ImportOptions
+from mailup_soap.service_layer import auth, imports, lists
 from mailup_soap.service_layer.deps import AccessKey, Deps
-from tests.conftest import AccountInfo
+from tests.conftest import AccountInfo, new_account
 
 pytestmark = pytest.mark.e2e
 CLI = os.path.join(os.path.dirname(sys.executable), "mailup-soap")
@@ -75,3 +81,103 @@ def test_the_cli_refuses_bad_files_with_a_message_and_imports_nothing(
     assert all(a.stderr.startswith("mailup-soap: ") and "Traceback" not in a.stderr
                for a in answers)
     assert _recipients(engine, account) == {}
+
+
+def _subscribed(engine: sa.Engine, account: AccountInfo, list_id: int) -> int:
+    with engine.connect() as conn:
+        return int(conn.execute(sa.text(
+            "SELECT count(*) FROM subscriptions WHERE account_id = :a AND list_id = :l "
+            "AND status = 'subscribed'"), {"a": account.console_id, "l": list_id}).scalar_one())
+
+
+def _process(engine: sa.Engine, account: AccountInfo) -> sa.Row[Any] | None:
+    with engine.connect() as conn:
+        return conn.execute(sa.text(
+            "SELECT id, status, rows_done, rows_staged, new_email, error FROM import_processes "
+            "WHERE account_id = :a ORDER BY id DESC LIMIT 1"), {"a": account.console_id}).first()
+
+
+def test_an_import_stopped_with_ctrl_c_keeps_whole_batches_and_resumes_to_a_clean_runs_end(
+        database_url: str, deps: Deps, engine: sa.Engine, account: AccountInfo,
+        tmp_path: pathlib.Path) -> None:
+    list_id = _list(deps, account)
+    rows = 2 * imports.BATCH_ROWS + 1  # three batches
+    big = tmp_path / "big.csv"
+    big.write_text("111|1\n" + "".join(f"p{n}@ctrl-c.example|P{n}\n" for n in range(rows)))
+    running = subprocess.Popen(
+        [CLI, "import", str(big), "--account", str(account.console_id), "--list", str(list_id)],
+        env=dict(os.environ, DATABASE_URL=database_url), stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 60
+    while (process := _process(engine, account)) is None or process.rows_done == 0:
+        assert running.poll() is None and time.monotonic() < deadline
+        time.sleep(0.02)
+    running.send_signal(signal.SIGINT)  # Ctrl-C, with two batches still to merge
+    _, stderr = running.communicate(timeout=60)
+    stopped = _process(engine, account)
+    merged_when_stopped = _subscribed(engine, account, list_id)
+    small = tmp_path / "small.csv"
+    small.write_text("111\nsmall@ctrl-c.example\n")
+    busy = _run(database_url, str(small), "--account", str(account.console_id),
+                "--list", str(list_id))
+
+    resumed = _run(database_url, "--resume", str(process.id), "--account",
+                   str(account.console_id))
+
+    assert running.returncode == 130
+    assert f"mailup-soap import --resume {process.id} --account {account.console_id}" in stderr
+    assert "Traceback" not in stderr
+    assert stopped is not None and stopped.status == 2
+    assert stopped.rows_done in (imports.BATCH_ROWS, 2 * imports.BATCH_ROWS)
+    # whole batches and their counters, no half of one (row 1 is the CSV header)
+    assert merged_when_stopped == stopped.new_email == stopped.rows_done - 1
+    assert busy.returncode == 2 and "already running" in busy.stderr
+    assert resumed.returncode == 0, resumed.stderr
+    assert f"process {process.id}: status 3 (completed), {rows} rows: {rows} new" in (
+        resumed.stdout)
+    assert _subscribed(engine, account, list_id) == rows
+    assert _recipients(engine, account)[f"p{rows - 1}@ctrl-c.example"] == f"P{rows - 1}"
+
+
+def test_an_interrupted_import_can_be_cancelled_which_frees_its_list(
+        database_url: str, deps: Deps, engine: sa.Engine, account: AccountInfo,
+        tmp_path: pathlib.Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    list_id = _list(deps, account)
+    monkeypatch.setattr(imports, "BATCH_ROWS", 2)
+
+    def ctrl_c(done: int, total: int) -> None:
+        raise KeyboardInterrupt
+
+    rows = read_csv(["111\n", *[f"{c}@cancel.example\n" for c in "abcde"]], ImportOptions())
+    with pytest.raises(errors.ImportInterrupted) as interrupted:
+        imports.import_now(deps, account.console_id, list_id, rows, ImportOptions(),
+                           progress=ctrl_c)
+    process_id = interrupted.value.process_id
+    other = new_account(deps)
+
+    elsewhere = _run(database_url, "--cancel", str(process_id), "--account",
+                     str(other.console_id))
+    cancelled = _run(database_url, "--cancel", str(process_id), "--account",
+                     str(account.console_id))
+    again = _run(database_url, "--resume", str(process_id), "--account",
+                 str(account.console_id))
+    with engine.connect() as conn:
+        staged = conn.execute(sa.text("SELECT count(*) FROM import_rows WHERE process_id = :p"),
+                              {"p": process_id}).scalar_one()
+    later = tmp_path / "later.csv"
+    later.write_text("111\nlater@cancel.example\n")
+    freed = _run(database_url, str(later), "--account", str(account.console_id),
+                 "--list", str(list_id))
+
+    assert elsewhere.returncode == 2 and f"import process {process_id} not found" in (
+        elsewhere.stderr)
+    assert cancelled.returncode == 1, cancelled.stderr
+    # the first batch: row 1 is the CSV header, row 2 the first address
+    assert (f"process {process_id}: status 4 (failed), 5 rows: 1 new, 0 existing, 0 opted out, "
+            "0 rejected; cancelled from the command line: the rows after row 2 were not "
+            "merged") in cancelled.stdout
+    assert again.returncode == 2
+    assert f"import process {process_id} is failed, not an import" in again.stderr
+    assert staged == 0
+    assert freed.returncode == 0, freed.stderr
+    assert _subscribed(engine, account, list_id) == 2
