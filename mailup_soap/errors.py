@@ -183,12 +183,12 @@ class ImportInterrupted(MailUpError):
 
 
 class ImportNotInterrupted(MailUpError):
-    """`mailup-soap import --resume/--cancel` of a process that no command line import or
-    daily sync left running (a worker's job resumes its own)."""
+    """`mailup-soap import --resume/--cancel` of a process that no command line import left
+    running (a worker's job and the daily sync resume their own)."""
 
     def __init__(self, process_id: int, status: str) -> None:
         super().__init__(f"import process {process_id} is {status}, not an import the command "
-                         "line or the daily sync left running")
+                         "line left running")
 
 
 class ContactCreatedMeanwhile(MailUpError):

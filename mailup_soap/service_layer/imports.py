@@ -273,16 +273,18 @@ def _run_now(deps: Deps, process_id: int,
 
 
 def _interrupted(uow: AbstractUnitOfWork, account_id: int, process_id: int) -> ImportProcess:
-    """A process `mailup-soap import` or the daily sync left running (stopped or killed in
-    the middle), locked: running, and merged by no job that procrastinate would retry."""
+    """A process `mailup-soap import` left running (stopped or killed in the middle), locked:
+    running, and neither merged by a job that procrastinate would retry nor a daily sync
+    file's (the sync goes on with those itself, report and all)."""
     process = uow.imports.get(process_id, account_id, lock=True)
     if process is None:
         raise errors.ImportProcessNotFound(process_id)
-    if process.status is not ProcessStatus.RUNNING or process.by_list_job:
-        state = process.status.name.lower()
-        raise errors.ImportNotInterrupted(
-            process_id, state if process.status is not ProcessStatus.RUNNING
-            else "merged by a worker's job")
+    if process.status is not ProcessStatus.RUNNING:
+        raise errors.ImportNotInterrupted(process_id, process.status.name.lower())
+    if process.by_list_job:
+        raise errors.ImportNotInterrupted(process_id, "merged by a worker's job")
+    if any(f.process_id == process_id for f in uow.sync_files.importing(account_id)):
+        raise errors.ImportNotInterrupted(process_id, "a daily sync file's")
     return process
 
 

@@ -177,7 +177,33 @@ def test_an_interrupted_import_can_be_cancelled_which_frees_its_list(
             "0 rejected; cancelled from the command line: the rows after row 2 were not "
             "merged") in cancelled.stdout
     assert again.returncode == 2
-    assert f"import process {process_id} is failed, not an import" in again.stderr
+    assert (f"import process {process_id} is failed, not an import the command line left "
+            "running") in again.stderr
     assert staged == 0
     assert freed.returncode == 0, freed.stderr
     assert _subscribed(engine, account, list_id) == 2
+
+
+def test_resume_and_cancel_leave_the_processes_of_workers_and_of_the_daily_sync_alone(
+        database_url: str, deps: Deps, engine: sa.Engine, account: AccountInfo) -> None:
+    list_id = _list(deps, account)
+    with engine.begin() as conn:
+        by_job, by_sync = (conn.execute(sa.text(
+            "INSERT INTO import_processes (account_id, list_id, status, options, by_list_job) "
+            "VALUES (:a, :l, 2, '{}', :job) RETURNING id"),
+            {"a": account.console_id, "l": list_id, "job": job}).scalar_one()
+            for job in (True, False))
+        conn.execute(sa.text("INSERT INTO sync_files (account_id, list_id, sha256, name, "
+                             "process_id) VALUES (:a, :l, 'f00d', 'daily.csv', :p)"),
+                     {"a": account.console_id, "l": list_id, "p": by_sync})
+
+    answers = [_run(database_url, action, str(process), "--account", str(account.console_id))
+               for process in (by_job, by_sync) for action in ("--resume", "--cancel")]
+
+    assert [a.returncode for a in answers] == [2, 2, 2, 2]
+    assert [a.stderr.split(" is ", 1)[1].split(",")[0] for a in answers] == [
+        "merged by a worker's job", "merged by a worker's job", "a daily sync file's",
+        "a daily sync file's"]
+    with engine.connect() as conn:
+        assert conn.execute(sa.text("SELECT status FROM import_processes WHERE account_id = :a"),
+                            {"a": account.console_id}).scalars().all() == [2, 2]
