@@ -94,8 +94,8 @@ def make_blueprint(deps: Callable[[], Deps], sync_time: str = "02:00") -> Bluepr
     def run_sms_delivery(delivery_id: int) -> str:
         return sms.run_sms_delivery(deps(), delivery_id)
 
-    # SendMessageNL at its sending time: starts the file's import under the list's lock. A
-    # list the daily sync or `mailup-soap import` is merging into: retried, as above.
+    # SendMessageNL at its sending time: starts the file's import under the list's lock (or,
+    # the daily sync or `mailup-soap import` merging into the list, looks again a minute later).
     @bp.task(name="run_message_nl", queue=delivery_engine.SEND_QUEUE,
              retry=RetryStrategy(max_attempts=20, wait=30, linear_wait=60))
     def run_message_nl(delivery_id: int, process_id: int) -> str:

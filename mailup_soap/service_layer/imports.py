@@ -103,7 +103,7 @@ def start_held(uow: AbstractUnitOfWork, deps: Deps, process: ImportProcess, task
     """SendMessageNL's sending time: start the process held for it (locked by the caller) as
     a job `task` under the list's lock, after the list's processes started before it. Raises
     ImportAlreadyRunning while the daily sync or `mailup-soap import` merges a process of
-    the list, which nothing lines up behind: the caller tries again later."""
+    the list, which nothing lines up behind (nothing is written then)."""
     if uow.imports.running_for_list(process.account_id, process.list_id,
                                     outside_list_jobs=True):
         raise errors.ImportAlreadyRunning(process.list_id)

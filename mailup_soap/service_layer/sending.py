@@ -518,6 +518,9 @@ def start_delivery(deps: Deps, cred: Credentials) -> list[int]:
 
 MESSAGE_NL_TASK = "mailup:run_message_nl"
 MESSAGE_NL_IMPORT_TASK = "mailup:import_message_nl"
+# At its sending time, while the daily sync or `mailup-soap import` merges into the list: the
+# send job looks again this much later, for as long as that lasts.
+LIST_BUSY_RETRY = dt.timedelta(minutes=1)
 
 
 def send_message_nl(deps: Deps, cred: Credentials, file_name: str | None,
@@ -588,16 +591,24 @@ def run_message_nl(deps: Deps, delivery_id: int, process_id: int) -> str:
     """The send job, at the sending time: start the file's import as a job under the list's
     import lock (`import_message_nl`), in turn with the list's other imports; that job picks
     the recipients and queues the sending. While the daily sync or `mailup-soap import`
-    merges into the list, ImportAlreadyRunning has procrastinate try again later."""
+    merges into the list, nothing lines up behind them: the send job looks again a minute
+    later."""
+    args = {"delivery_id": delivery_id, "process_id": process_id}
     with deps.uow() as uow:
         process = uow.imports.get(process_id, lock=True)
         if process is None:
             return "gone"  # its list was deleted
         if process.status is ProcessStatus.QUEUED:
-            imports.start_held(uow, deps, process, MESSAGE_NL_IMPORT_TASK,
-                               {"delivery_id": delivery_id, "process_id": process_id})
+            try:
+                imports.start_held(uow, deps, process, MESSAGE_NL_IMPORT_TASK, args)
+                outcome = "import started"
+            except errors.ImportAlreadyRunning:
+                uow.jobs.defer(MESSAGE_NL_TASK, SEND_QUEUE, args,
+                               at=deps.clock.now() + LIST_BUSY_RETRY,
+                               lock=f"delivery-{delivery_id}")
+                outcome = "list busy: looking again in a minute"
             uow.commit()
-            return "import started"
+            return outcome
     if process.status is ProcessStatus.RUNNING and not process.by_list_job:
         # Marked running at its call by a version before migration 0014, and its job was
         # running then: nothing else will merge it.

@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
-from mailup_soap import bootstrap, errors
+from mailup_soap import bootstrap
 from mailup_soap.adapters.page_fetch import HttpPageFetcher
 from mailup_soap.config import Settings
 from mailup_soap.service_layer import delivery_engine, sending
@@ -387,7 +387,7 @@ def test_at_its_sending_time_send_message_nl_waits_for_an_import_outside_the_lis
         soap: ServiceFactory, account: AccountInfo, engine: sa.Engine, smtp: SmtpSink,
         server_settings: Settings) -> None:
     # The daily sync or `mailup-soap import` merging into the list: nothing lines up behind
-    # those, so the send job refuses, is retried, and starts the import once they end.
+    # those, so the send job looks again a minute later, and starts the import once they end.
     key = login(soap, account, "Send")
     list_id = _list(soap, key)
     reader = _email("later")
@@ -399,18 +399,23 @@ def test_at_its_sending_time_send_message_nl_waits_for_an_import_outside_the_lis
             "INSERT INTO import_processes (account_id, list_id, status, options, source) "
             "VALUES (:a, :l, 2, '{}', 'Console') RETURNING id"),
             {"a": account.console_id, "l": list_id}).scalar_one()
-    deps = bootstrap.build_deps(server_settings, pool_size=1)
+    jobs = ("SELECT status, round(extract(epoch FROM scheduled_at - now())) FROM "
+            "procrastinate_jobs WHERE lock = :l ORDER BY id")
 
-    with pytest.raises(errors.ImportAlreadyRunning):
-        sending.run_message_nl(deps, delivery_id, process_id)
+    _sending_time_is_now(engine, delivery_id)
+    run_jobs(server_settings, "send", "imports")
+    looked = _q(engine, jobs, l=f"delivery-{delivery_id}")
     waiting = _q(engine, "SELECT status FROM import_processes WHERE id = :p", p=process_id)
+    sent_meanwhile = len(smtp.to(reader))
     with engine.begin() as conn:
         conn.execute(sa.text("UPDATE import_processes SET status = 3 WHERE id = :p"),
                      {"p": console})
     _sending_time_is_now(engine, delivery_id)
     run_jobs(server_settings, "send", "imports")
 
-    assert waiting == [(1,)]
+    assert [status for status, _ in looked] == ["succeeded", "todo"]
+    assert 55 <= looked[1][1] <= 60  # a minute after the first look
+    assert waiting == [(1,)] and sent_meanwhile == 0
     assert _q(engine, "SELECT status FROM import_processes WHERE id = :p", p=process_id) == [
         (3,)]
     assert len(smtp.to(reader)) == 1
