@@ -593,7 +593,7 @@ def run_message_nl(deps: Deps, delivery_id: int, process_id: int) -> str:
     the recipients and queues the sending. While the daily sync or `mailup-soap import`
     merges into the list, nothing lines up behind them: the send job looks again a minute
     later."""
-    args = {"delivery_id": delivery_id, "process_id": process_id}
+    args: dict[str, object] = {"delivery_id": delivery_id, "process_id": process_id}
     with deps.uow() as uow:
         process = uow.imports.get(process_id, lock=True)
         if process is None:
