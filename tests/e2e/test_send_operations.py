@@ -319,17 +319,34 @@ _FLAGS = {"importType": 3, "mobileInputType": 1, "asPending": False, "ConfirmEma
           "asOptOut": False, "forceOptIn": False, "replaceGroups": False}
 
 
-def _schedule_message_nl(soap: ServiceFactory, key: str, account: AccountInfo,
-                         server_settings: Settings, list_id: int, address: str) -> int:
-    """A SendMessageNL to `address` (a file on the FTP site), scheduled for tomorrow."""
+@dataclasses.dataclass(frozen=True)
+class _Scheduled:
+    list_id: int
+    guid: str
+    reader: str  # the file's one address
+    delivery_id: int
+    process_id: int  # the file's import process, held for the delivery
+
+
+def _schedule_message_nl(soap: ServiceFactory, account: AccountInfo, engine: sa.Engine,
+                         server_settings: Settings, tag: str) -> _Scheduled:
+    """A new list and a SendMessageNL to one address (a file on the FTP site), scheduled for
+    tomorrow."""
+    key = login(soap, account, "Send")
+    list_id = _list(soap, key)
+    reader = _email(tag)
     home = pathlib.Path(server_settings.ftp_root) / str(account.console_id) / "crm"
     home.mkdir(parents=True, exist_ok=True)
-    (home / "tomorrow.csv").write_text(f"111\n{address}\n")
+    (home / "tomorrow.csv").write_text(f"111\n{reader}\n")
     delivery_id = _message_nl(soap, key, "crm/tomorrow.csv", list_id,
                               _newsletter(soap, key, list_id),
                               timeDateSending=dt.datetime.now(dt.UTC) + dt.timedelta(days=1))
     assert delivery_id > 0
-    return delivery_id
+    guid = _q(engine, "SELECT guid FROM lists WHERE account_id = :a AND id = :l",
+              a=account.console_id, l=list_id)[0][0]
+    process_id = _q(engine, "SELECT id FROM import_processes WHERE delivery_id = :d",
+                    d=delivery_id)[0][0]
+    return _Scheduled(list_id, str(guid), reader, delivery_id, process_id)
 
 
 def _sending_time_is_now(engine: sa.Engine, delivery_id: int) -> None:
@@ -346,40 +363,34 @@ def test_a_scheduled_send_message_nl_holds_its_list_only_from_its_sending_time(
         server_settings: Settings) -> None:
     # Its file is stored at the call, as a process held for the delivery: queued, left out
     # of a start of everything queued, refused to StartProcess, started by the sending.
-    key = login(soap, account, "Send")
-    list_id = _list(soap, key)
-    reader = _email("tomorrow")
-    delivery_id = _schedule_message_nl(soap, key, account, server_settings, list_id, reader)
-    held = _q(engine, "SELECT id, status FROM import_processes WHERE delivery_id = :d",
-              d=delivery_id)
-    guid = str(_q(engine, "SELECT guid FROM lists WHERE account_id = :a AND id = :l",
-                  a=account.console_id, l=list_id)[0][0])
+    nl = _schedule_message_nl(soap, account, engine, server_settings, "tomorrow")
+    held = _q(engine, "SELECT status FROM import_processes WHERE id = :p", p=nl.process_id)
     imp, header = soap("Import"), [auth_header(account)]
     queued = parse(imp.NewImportProcess(
-        idList=list_id, listGUID=guid, idGroups="", idConfirmNL=0, **_FLAGS,
+        idList=nl.list_id, listGUID=nl.guid, idGroups="", idConfirmNL=0, **_FLAGS,
         xmlDoc=f'<subscribers><subscriber email="{_email("queued")}"/></subscribers>',
         _soapheaders=header)).findtext("mailupBody/ReturnCode")
 
     started = parse(imp.StartImportProcesses(listsIDs="", listsGUIDs="", xmlDoc="",
                                              groupsIDs="", **_FLAGS, _soapheaders=header))
-    refused = parse(imp.StartProcess(idList=list_id, listGUID=guid, idProcess=held[0][0],
+    refused = parse(imp.StartProcess(idList=nl.list_id, listGUID=nl.guid, idProcess=nl.process_id,
                                      _soapheaders=header)).findtext("mailupBody/ReturnCode")
     run_jobs(server_settings, "imports")
     before = _q(engine, "SELECT id, status FROM import_processes WHERE account_id = :a "
                         "ORDER BY id", a=account.console_id)
-    _sending_time_is_now(engine, delivery_id)
+    _sending_time_is_now(engine, nl.delivery_id)
     run_jobs(server_settings, "send", "imports")
 
-    assert held and held[0][1] == 1
+    assert held == [(1,)]
     assert started.findtext("mailupBody/ReturnCode") == "0"
     assert [(p.findtext("processID"), p.findtext("ReturnCode"))
             for p in started.iter("process")] == [(queued, "0")]
     assert refused == "-602"
-    assert before == [(held[0][0], 1), (int(queued or 0), 3)]
-    assert _q(engine, "SELECT status FROM import_processes WHERE id = :p", p=held[0][0]) == [
+    assert before == [(nl.process_id, 1), (int(queued or 0), 3)]
+    assert _q(engine, "SELECT status FROM import_processes WHERE id = :p", p=nl.process_id) == [
         (3,)]
-    assert len(smtp.to(reader)) == 1
-    assert _q(engine, "SELECT status FROM deliveries WHERE id = :d", d=delivery_id) == [
+    assert len(smtp.to(nl.reader)) == 1
+    assert _q(engine, "SELECT status FROM deliveries WHERE id = :d", d=nl.delivery_id) == [
         ("completed",)]
 
 
@@ -388,37 +399,32 @@ def test_at_its_sending_time_send_message_nl_waits_for_an_import_outside_the_lis
         server_settings: Settings) -> None:
     # The daily sync or `mailup-soap import` merging into the list: nothing lines up behind
     # those, so the send job looks again a minute later, and starts the import once they end.
-    key = login(soap, account, "Send")
-    list_id = _list(soap, key)
-    reader = _email("later")
-    delivery_id = _schedule_message_nl(soap, key, account, server_settings, list_id, reader)
-    process_id = _q(engine, "SELECT id FROM import_processes WHERE delivery_id = :d",
-                    d=delivery_id)[0][0]
+    nl = _schedule_message_nl(soap, account, engine, server_settings, "later")
     with engine.begin() as conn:
         console = conn.execute(sa.text(
             "INSERT INTO import_processes (account_id, list_id, status, options, source) "
             "VALUES (:a, :l, 2, '{}', 'Console') RETURNING id"),
-            {"a": account.console_id, "l": list_id}).scalar_one()
+            {"a": account.console_id, "l": nl.list_id}).scalar_one()
     jobs = ("SELECT status, round(extract(epoch FROM scheduled_at - now())) FROM "
             "procrastinate_jobs WHERE lock = :l ORDER BY id")
 
-    _sending_time_is_now(engine, delivery_id)
+    _sending_time_is_now(engine, nl.delivery_id)
     run_jobs(server_settings, "send", "imports")
-    looked = _q(engine, jobs, l=f"delivery-{delivery_id}")
-    waiting = _q(engine, "SELECT status FROM import_processes WHERE id = :p", p=process_id)
-    sent_meanwhile = len(smtp.to(reader))
+    looked = _q(engine, jobs, l=f"delivery-{nl.delivery_id}")
+    waiting = _q(engine, "SELECT status FROM import_processes WHERE id = :p", p=nl.process_id)
+    sent_meanwhile = len(smtp.to(nl.reader))
     with engine.begin() as conn:
         conn.execute(sa.text("UPDATE import_processes SET status = 3 WHERE id = :p"),
                      {"p": console})
-    _sending_time_is_now(engine, delivery_id)
+    _sending_time_is_now(engine, nl.delivery_id)
     run_jobs(server_settings, "send", "imports")
 
     assert [status for status, _ in looked] == ["succeeded", "todo"]
     assert 55 <= looked[1][1] <= 60  # a minute after the first look
     assert waiting == [(1,)] and sent_meanwhile == 0
-    assert _q(engine, "SELECT status FROM import_processes WHERE id = :p", p=process_id) == [
+    assert _q(engine, "SELECT status FROM import_processes WHERE id = :p", p=nl.process_id) == [
         (3,)]
-    assert len(smtp.to(reader)) == 1
+    assert len(smtp.to(nl.reader)) == 1
 
 
 def test_at_its_sending_time_send_message_nl_imports_after_the_lists_started_processes(
@@ -426,27 +432,23 @@ def test_at_its_sending_time_send_message_nl_imports_after_the_lists_started_pro
         server_settings: Settings) -> None:
     # A process started through the Import service and not merged yet: the send job does
     # not refuse; its import job waits behind that one under the list's lock.
-    key = login(soap, account, "Send")
-    list_id = _list(soap, key)
-    reader, earlier = _email("after"), _email("earlier")
-    delivery_id = _schedule_message_nl(soap, key, account, server_settings, list_id, reader)
-    guid = str(_q(engine, "SELECT guid FROM lists WHERE account_id = :a AND id = :l",
-                  a=account.console_id, l=list_id)[0][0])
+    nl = _schedule_message_nl(soap, account, engine, server_settings, "after")
+    earlier = _email("earlier")
     imp, header = soap("Import"), [auth_header(account)]
     started = parse(imp.StartImportProcesses(
-        listsIDs=str(list_id), listsGUIDs=guid, groupsIDs="", **_FLAGS, _soapheaders=header,
+        listsIDs=str(nl.list_id), listsGUIDs=nl.guid, groupsIDs="", **_FLAGS, _soapheaders=header,
         xmlDoc=f'<subscribers><subscriber email="{earlier}"/></subscribers>'))
-    _sending_time_is_now(engine, delivery_id)
+    _sending_time_is_now(engine, nl.delivery_id)
     run_jobs(server_settings, "send")
     lined_up = _q(engine, "SELECT task_name, status FROM procrastinate_jobs WHERE lock = :l "
-                          "ORDER BY id", l=f"import-list-{account.console_id}-{list_id}")
+                          "ORDER BY id", l=f"import-list-{account.console_id}-{nl.list_id}")
     run_jobs(server_settings, "imports", "send")
 
     assert started.findtext("mailupBody/ReturnCode") == "0"
     assert lined_up == [("mailup:run_import", "todo"), ("mailup:import_message_nl", "todo")]
     assert _q(engine, "SELECT status FROM import_processes WHERE account_id = :a ORDER BY id",
               a=account.console_id) == [(3,), (3,)]
-    assert len(smtp.to(reader)) == 1
+    assert len(smtp.to(nl.reader)) == 1
 
 
 def test_send_message_nl_imports_the_ftp_file_and_sends_to_its_subscribed_addresses(
