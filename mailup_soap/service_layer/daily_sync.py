@@ -88,7 +88,8 @@ def sync_waiting(deps: Deps, account_id: int, list_ids: list[int],
         account = uow.accounts.get(account_id)
     if account is None or account.status is not AccountStatus.ACTIVE:
         return []
-    ready = [f for f in _drop(deps).ready_files(account_id) if f.list_id in set(list_ids)]
+    wanted = set(list_ids)
+    ready = [f for f in _drop(deps).ready_files(account_id) if f.list_id in wanted]
     results = _sync_files(deps, account_id, ready)
     _retry_waiting(deps, account_id, results, attempt + 1)
     return results
