@@ -451,6 +451,24 @@ def test_at_its_sending_time_send_message_nl_imports_after_the_lists_started_pro
     assert len(smtp.to(nl.reader)) == 1
 
 
+def test_a_send_message_nl_process_an_older_version_marked_running_is_merged_by_its_job(
+        soap: ServiceFactory, account: AccountInfo, engine: sa.Engine, smtp: SmtpSink,
+        server_settings: Settings) -> None:
+    # Before migration 0014 the process was marked running at the call; one whose job was
+    # running during the upgrade keeps that state, and the job merges it itself.
+    nl = _schedule_message_nl(soap, account, engine, server_settings, "older")
+    with engine.begin() as conn:
+        conn.execute(sa.text("UPDATE import_processes SET status = 2, started_at = now(), "
+                             "delivery_id = NULL WHERE id = :p"), {"p": nl.process_id})
+    _sending_time_is_now(engine, nl.delivery_id)
+
+    run_jobs(server_settings, "send")
+
+    assert _q(engine, "SELECT status FROM import_processes WHERE id = :p", p=nl.process_id) == [
+        (3,)]
+    assert len(smtp.to(nl.reader)) == 1
+
+
 def test_send_message_nl_imports_the_ftp_file_and_sends_to_its_subscribed_addresses(
         soap: ServiceFactory, account: AccountInfo, engine: sa.Engine, smtp: SmtpSink,
         server_settings: Settings) -> None:
