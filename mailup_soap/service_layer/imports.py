@@ -247,11 +247,17 @@ def _merge_next_batch(deps: Deps, process_id: int,
 def import_now(deps: Deps, account_id: int, list_id: int, rows: Iterable[StagedRow],
                opts: ImportOptions, source: ChangeSource = ChangeSource.CONSOLE,
                progress: Callable[[int, int], None] | None = None) -> ImportProcess:
-    """`mailup-soap import FILE`: the same engine, run in this process (no worker)."""
+    """`mailup-soap import FILE`: the same engine, run in this process (no worker). A list
+    with an import running is refused before the file is read, and again after it is
+    stored (the list's lock is not held while a large file is read: StartProcess calls for
+    the list would wait that long)."""
     _check(opts)
     with deps.uow() as uow:
         if uow.lists.get(account_id, list_id) is None:
             raise errors.ListNotFound(list_id)
+        if uow.imports.running_for_list(account_id, list_id):
+            raise errors.ImportAlreadyRunning(list_id)
+    with deps.uow() as uow:
         process_id = create_process(uow, account_id, list_id, rows, opts, source)
         if uow.imports.running_for_list(account_id, list_id):
             raise errors.ImportAlreadyRunning(list_id)
