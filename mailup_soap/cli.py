@@ -9,7 +9,7 @@ import getpass
 import os
 import pathlib
 import sys
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.exc import DBAPIError
 
@@ -17,6 +17,9 @@ from mailup_soap import bootstrap, errors
 from mailup_soap.config import ConfigurationError, Settings, load_settings
 from mailup_soap.domain.model import AccountStatus
 from mailup_soap.service_layer import accounts, webhooks
+
+if TYPE_CHECKING:
+    from mailup_soap.domain.imports import ImportProcess
 
 DEMO_CONSOLE_ID = 1234
 DEMO_HOST = "demo.mailup.local"
@@ -238,7 +241,7 @@ def cmd_import(args: argparse.Namespace) -> int:
     return 0 if done.status.name == "COMPLETED" else 1
 
 
-def _import_file(args: argparse.Namespace) -> Any:
+def _import_file(args: argparse.Namespace) -> ImportProcess:
     from mailup_soap.domain import import_readers
     from mailup_soap.domain.imports import ImportOptions
     from mailup_soap.service_layer import imports

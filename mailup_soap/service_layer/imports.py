@@ -92,10 +92,8 @@ def _start(uow: AbstractUnitOfWork, deps: Deps, caller: Caller, list_id: int,
         raise errors.ImportProcessNotFound(process_id)
     if process.status is not ProcessStatus.QUEUED or process.delivery_id is not None:
         raise errors.ImportAlreadyStarted(process_id)
-    if uow.imports.running_for_list(caller.account_id, list_id,
-                                    outside_list_jobs=not refuse_if_running):
-        raise errors.ImportAlreadyRunning(list_id)
-    _defer_merge(uow, deps, process, IMPORT_TASK, {"process_id": process_id})
+    _line_up(uow, deps, process, IMPORT_TASK, {"process_id": process_id},
+             behind_list_jobs=not refuse_if_running)
 
 
 def start_held(uow: AbstractUnitOfWork, deps: Deps, process: ImportProcess, task: str,
@@ -104,14 +102,17 @@ def start_held(uow: AbstractUnitOfWork, deps: Deps, process: ImportProcess, task
     a job `task` under the list's lock, after the list's processes started before it. Raises
     ImportAlreadyRunning while the daily sync or `mailup-soap import` merges a process of
     the list, which nothing lines up behind (nothing is written then)."""
+    _line_up(uow, deps, process, task, args, behind_list_jobs=True)
+
+
+def _line_up(uow: AbstractUnitOfWork, deps: Deps, process: ImportProcess, task: str,
+             args: dict[str, object], behind_list_jobs: bool) -> None:
+    """Mark the process running and defer `task` under the list's lock; ImportAlreadyRunning
+    while a process of the list runs (`behind_list_jobs`: only one no job of that lock
+    merges, since the lock lines this one up behind the others)."""
     if uow.imports.running_for_list(process.account_id, process.list_id,
-                                    outside_list_jobs=True):
+                                    outside_list_jobs=behind_list_jobs):
         raise errors.ImportAlreadyRunning(process.list_id)
-    _defer_merge(uow, deps, process, task, args)
-
-
-def _defer_merge(uow: AbstractUnitOfWork, deps: Deps, process: ImportProcess, task: str,
-                 args: dict[str, object]) -> None:
     uow.imports.mark(process.id, ProcessStatus.RUNNING, deps.clock.now(), by_list_job=True)
     uow.jobs.defer(task, IMPORT_QUEUE, args, lock=list_lock(process.account_id, process.list_id))
 
@@ -272,10 +273,14 @@ def _run_now(deps: Deps, process_id: int,
         run_process(deps, process_id, progress)
     except KeyboardInterrupt:  # the open batch is rolled back with its connection
         raise errors.ImportInterrupted(process_id) from None
+    return _read(deps, process_id)
+
+
+def _read(deps: Deps, process_id: int) -> ImportProcess:
     with deps.uow() as uow:
-        done = uow.imports.get(process_id)
-    assert done is not None
-    return done
+        process = uow.imports.get(process_id)
+    assert process is not None
+    return process
 
 
 def _interrupted(uow: AbstractUnitOfWork, account_id: int, process_id: int) -> ImportProcess:
@@ -316,7 +321,4 @@ def cancel_now(deps: Deps, account_id: int, process_id: int) -> ImportProcess:
                          f"{process.rows_done} were not merged")
         uow.imports.clear_rows(process_id)
         uow.commit()
-    with deps.uow() as uow:
-        cancelled = uow.imports.get(process_id)
-    assert cancelled is not None
-    return cancelled
+    return _read(deps, process_id)
