@@ -12,9 +12,9 @@ import secrets
 import socket
 import subprocess
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from socketserver import ThreadingMixIn
-from typing import Any
+from typing import IO, Any
 from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 
 import pytest
@@ -121,6 +121,28 @@ def run_jobs(settings: Settings, *queues: str) -> None:
     app = bootstrap.build_job_app(settings)
     with app.open():
         app.run_worker(queues=list(queues) or None, wait=False, install_signal_handlers=False)
+
+
+class HeldRead:
+    """A file read that stops after its first line until `release()`: a large file being
+    read, as whoever waits meanwhile sees it. Set over a module's `utf8_lines`;
+    `reading` is set once the read has stopped."""
+
+    def __init__(self, real: Callable[[IO[bytes]], Iterator[str]]) -> None:
+        self._real = real
+        self.reading = threading.Event()
+        self._released = threading.Event()
+
+    def __call__(self, raw: IO[bytes]) -> Iterator[str]:
+        for number, line in enumerate(self._real(raw)):
+            if number == 1:
+                self.reading.set()
+                if not self._released.wait(60):
+                    raise TimeoutError("the held read was never released")
+            yield line
+
+    def release(self) -> None:
+        self._released.set()
 
 
 @pytest.fixture(scope="session")

@@ -59,9 +59,10 @@ class ImportRepository(_Repo, uow.ImportRepository):
         return [_process(r) for r in rows]
 
     def running_for_list(self, account_id: int, list_id: int,
-                         outside_list_jobs: bool = False) -> bool:
+                         outside_list_jobs: bool = False, lock: bool = True) -> bool:
         # Two StartProcess calls for the same list must not both see "nothing running".
-        self.conn.execute(sa.select(sa.func.pg_advisory_xact_lock(account_id, list_id)))
+        if lock:
+            self.conn.execute(sa.select(sa.func.pg_advisory_xact_lock(account_id, list_id)))
         p = t.import_processes.c
         running = sa.select(sa.literal(1)).where(
             p.account_id == account_id, p.list_id == list_id,

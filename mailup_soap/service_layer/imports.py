@@ -256,7 +256,7 @@ def import_now(deps: Deps, account_id: int, list_id: int, rows: Iterable[StagedR
     with deps.uow() as uow:
         if uow.lists.get(account_id, list_id) is None:
             raise errors.ListNotFound(list_id)
-        if uow.imports.running_for_list(account_id, list_id):
+        if uow.imports.running_for_list(account_id, list_id, lock=False):
             raise errors.ImportAlreadyRunning(list_id)
     with deps.uow() as uow:
         process_id = create_process(uow, account_id, list_id, rows, opts, source)

@@ -556,7 +556,10 @@ def send_message_nl(deps: Deps, cred: Credentials, file_name: str | None,
             raise errors.MessageNotFound(int(raw_message))
         now = deps.clock.now()
         start = max(when.astimezone(dt.UTC) if when else now, now)
-        if start <= now and uow.imports.running_for_list(caller.account_id, lst.id):
+        # A look without the list's lock: nothing is marked running here, and the lock
+        # would be held while the file is read below (StartProcess calls would wait).
+        if start <= now and uow.imports.running_for_list(caller.account_id, lst.id,
+                                                         lock=False):
             raise errors.ImportAlreadyRunning(lst.id)
         if (subject or "").strip() and subject.strip() != message.subject:  # type: ignore[union-attr]
             copy_id = uow.sending.add_message(

@@ -301,10 +301,11 @@ class ImportRepository(abc.ABC):
 
     @abc.abstractmethod
     def running_for_list(self, account_id: int, list_id: int,
-                         outside_list_jobs: bool = False) -> bool:
+                         outside_list_jobs: bool = False, lock: bool = True) -> bool:
         """Whether a process of the list runs (`outside_list_jobs`: one that no job under
-        the list's lock merges). Also serialises concurrent starts for the list until
-        commit."""
+        the list's lock merges). With `lock`, also serialises concurrent starts for the list
+        until commit; without, a mere look, on whose answer nothing may be marked running
+        (it holds nothing while the caller goes on, e.g. reading a file)."""
 
     @abc.abstractmethod
     def mark(self, process_id: int, status: ProcessStatus, now: dt.datetime,

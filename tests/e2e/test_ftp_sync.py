@@ -23,10 +23,12 @@ import sqlalchemy as sa
 from mailup_soap import bootstrap
 from mailup_soap.config import Settings
 from mailup_soap.db import bulk_import
+from mailup_soap.domain.import_readers import read_csv
+from mailup_soap.domain.imports import ImportOptions
 from mailup_soap.domain.model import AccountStatus, MailingList
 from mailup_soap.service_layer import daily_sync, ftp_accounts, imports, lists
-from mailup_soap.service_layer.deps import AccessKey, Deps
-from tests.conftest import AccountInfo, new_account, run_jobs
+from mailup_soap.service_layer.deps import AccessKey, Deps, WsLogin
+from tests.conftest import AccountInfo, HeldRead, new_account, run_jobs
 
 # -- the FTP site --------------------------------------------------------------------------
 
@@ -141,9 +143,6 @@ def _events(engine: sa.Engine, account_id: int) -> list[tuple[str, str]]:
 
 def _seed(deps: Deps, account: AccountInfo, lst: MailingList, subscribed: list[str],
           unsubscribed: list[str]) -> None:
-    from mailup_soap.domain.import_readers import read_csv
-    from mailup_soap.domain.imports import ImportOptions
-
     rows = read_csv(["111|1\n", *[f"{e}|Seeded\n" for e in subscribed + unsubscribed]],
                     ImportOptions())
     imports.import_now(deps, account.console_id, lst.id, rows, ImportOptions())
@@ -424,6 +423,46 @@ def test_files_of_a_list_with_an_import_running_wait_and_are_tried_again_ten_min
         "1.csv", "1.csv.report.txt", "2.csv", "2.csv.report.txt"]
     assert set(_state(engine, account.console_id, lst.id)) == {first, second}
     assert _q(engine, retries, lock=lock) == []
+
+
+def test_start_process_for_the_list_does_not_wait_while_the_sync_reads_a_file(
+        site: FtpSite, user: tuple[str, str], deps: Deps, settings: Settings,
+        engine: sa.Engine, account: AccountInfo, monkeypatch: pytest.MonkeyPatch) -> None:
+    # The sync reads a file without the list's lock (StartProcess waited for the whole read
+    # before). A process started meanwhile makes the file wait, as if it had run already.
+    lst = _list(deps, account)
+    queued_reader, posted = _email("queued"), _email("posted")
+    with deps.uow() as uow:
+        queued = imports.create_process(uow, account.console_id, lst.id, read_csv(
+            ["111\n", f"{queued_reader}\n"], ImportOptions()), ImportOptions())
+        uow.commit()
+    _upload(site, user, f"import/{lst.id}/crm.csv", f"111\n{posted}\n".encode())
+    held = HeldRead(daily_sync.utf8_lines)
+    monkeypatch.setattr(daily_sync, "utf8_lines", held)
+
+    with concurrent.futures.ThreadPoolExecutor(2) as pool:
+        sync = pool.submit(daily_sync.sync_account, deps, account.console_id)
+        assert held.reading.wait(30)
+        start = pool.submit(imports.start_process, deps,
+                            WsLogin(account.ws_user, account.password), lst.id, str(lst.guid),
+                            queued)
+        try:
+            start.result(timeout=10)  # while the file is still being read
+        finally:
+            held.release()
+        daily = sync.result(timeout=60)
+    run_jobs(settings, "imports")
+    with engine.begin() as conn:
+        conn.execute(sa.text("UPDATE procrastinate_jobs SET scheduled_at = now() "
+                             "WHERE lock = :lock AND status = 'todo'"),
+                     {"lock": f"sync-{account.console_id}"})
+    run_jobs(settings, "sync")
+
+    assert [(r.file.name, r.outcome) for r in daily.files] == [("crm.csv", "waiting")]
+    assert _q(engine, "SELECT status FROM import_processes WHERE account_id = :a ORDER BY id",
+              a=account.console_id) == [(3,), (3,)]
+    assert set(_state(engine, account.console_id, lst.id)) == {queued_reader, posted}
+    assert _names(site, user, f"import/{lst.id}/done") == ["crm.csv", "crm.csv.report.txt"]
 
 
 def test_a_login_sees_only_its_own_home(

@@ -3,6 +3,7 @@ clones, schedules and queues, URL and FILE messages, and the per-account rate li
 from __future__ import annotations
 
 import base64
+import concurrent.futures
 import dataclasses
 import datetime as dt
 import http.server
@@ -20,7 +21,7 @@ from mailup_soap.adapters.page_fetch import HttpPageFetcher
 from mailup_soap.config import Settings
 from mailup_soap.service_layer import delivery_engine, sending
 from mailup_soap.service_layer.deps import AccessKey
-from tests.conftest import AccountInfo, SmtpSink, run_jobs
+from tests.conftest import AccountInfo, HeldRead, SmtpSink, run_jobs
 from tests.e2e.conftest import ServiceFactory, auth_header, login, parse
 from tests.e2e.send_helpers import code as _code
 from tests.e2e.send_helpers import options as _options
@@ -528,6 +529,48 @@ def test_send_message_nl_answers_minus_1_for_bad_parameters_and_minus_3_when_an_
     assert answers == [-1] * 6 and busy == -3
     assert _q(engine, "SELECT id FROM deliveries WHERE account_id = :a",
               a=account.console_id) == []
+
+
+def test_start_process_does_not_wait_while_an_immediate_send_message_nl_reads_its_file(
+        soap: ServiceFactory, account: AccountInfo, engine: sa.Engine, smtp: SmtpSink,
+        server_settings: Settings, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Its look at the list's imports takes no lock, which it held while the file was read;
+    # its import then lines up behind the process started meanwhile.
+    key = login(soap, account, "Send")
+    list_id = _list(soap, key)
+    newsletter_id = _newsletter(soap, key, list_id)
+    guid = str(_q(engine, "SELECT guid FROM lists WHERE account_id = :a AND id = :l",
+                  a=account.console_id, l=list_id)[0][0])
+    reader = _email("now")
+    home = pathlib.Path(server_settings.ftp_root) / str(account.console_id)
+    home.mkdir(parents=True, exist_ok=True)
+    (home / "now.csv").write_text(f"111\n{reader}\n")
+    imp, header = soap("Import"), [auth_header(account)]
+    queued = int(parse(imp.NewImportProcess(
+        idList=list_id, listGUID=guid, idGroups="", idConfirmNL=0, **_FLAGS,
+        xmlDoc=f'<subscribers><subscriber email="{_email("queued")}"/></subscribers>',
+        _soapheaders=header)).findtext("mailupBody/ReturnCode") or 0)
+    held = HeldRead(sending.utf8_lines)
+    monkeypatch.setattr(sending, "utf8_lines", held)
+
+    with concurrent.futures.ThreadPoolExecutor(2) as pool:
+        send = pool.submit(_message_nl, soap, key, "now.csv", list_id, newsletter_id)
+        assert held.reading.wait(30)
+        start = pool.submit(imp.StartProcess, idList=list_id, listGUID=guid,
+                            idProcess=queued, _soapheaders=header)
+        try:
+            started = parse(start.result(timeout=10)).findtext("mailupBody/ReturnCode")
+        finally:
+            held.release()
+        delivery_id = send.result(timeout=60)
+    run_jobs(server_settings, "send", "imports")
+
+    assert queued > 0 and started == "0" and delivery_id > 0
+    assert _q(engine, "SELECT status FROM import_processes WHERE account_id = :a ORDER BY id",
+              a=account.console_id) == [(3,), (3,)]
+    assert len(smtp.to(reader)) == 1
+    assert _q(engine, "SELECT status FROM deliveries WHERE id = :d", d=delivery_id) == [
+        ("completed",)]
 
 
 def test_credits_are_taken_per_recipient_and_a_send_beyond_them_creates_nothing(
