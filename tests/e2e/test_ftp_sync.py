@@ -425,6 +425,51 @@ def test_files_of_a_list_with_an_import_running_wait_and_are_tried_again_ten_min
     assert _q(engine, retries, lock=lock) == []
 
 
+def test_a_lists_later_file_waits_with_its_first_even_when_the_import_ends_in_between(
+        site: FtpSite, user: tuple[str, str], deps: Deps, settings: Settings,
+        engine: sa.Engine, account: AccountInfo, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Posted in this order: first.csv (list A), other.csv (list B), second.csv (list A). A's
+    # import ends while the sync reads other.csv: second.csv must not go before first.csv.
+    list_a, list_b = _list(deps, account), _list(deps, account)
+    with engine.begin() as conn:
+        console = conn.execute(sa.text(
+            "INSERT INTO import_processes (account_id, list_id, status, options, source) "
+            "VALUES (:a, :l, 2, '{}', 'Console') RETURNING id"),
+            {"a": account.console_id, "l": list_a.id}).scalar_one()
+    reader = _email("a")
+    posted = [(f"import/{list_a.id}/first.csv", f"111|1\n{reader}|first\n"),
+              (f"import/{list_b.id}/other.csv", f"111\n{_email('b')}\n"),
+              (f"import/{list_a.id}/second.csv", f"111|1\n{reader}|second\n")]
+    assert deps.file_drop is not None
+    home = deps.file_drop.home(account.console_id)
+    for n, (path, content) in enumerate(posted):
+        _upload(site, user, path, content.encode())
+        os.utime(home / path, (1_700_000_000 + n, 1_700_000_000 + n))
+    held = HeldRead(daily_sync.utf8_lines)
+    monkeypatch.setattr(daily_sync, "utf8_lines", held)
+
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        sync = pool.submit(daily_sync.sync_account, deps, account.console_id)
+        try:
+            assert held.reading.wait(30)  # other.csv: first.csv is waiting already
+            with engine.begin() as conn:
+                conn.execute(sa.text("UPDATE import_processes SET status = 3 WHERE id = :p"),
+                             {"p": console})
+        finally:
+            held.release()
+        daily = sync.result(timeout=60)
+    after_daily = _state(engine, account.console_id, list_a.id)
+    retried = daily_sync.sync_waiting(deps, account.console_id, [list_a.id], 1)
+
+    assert [(r.file.name, r.outcome) for r in daily.files] == [
+        ("first.csv", "waiting"), ("other.csv", "imported"), ("second.csv", "waiting")]
+    assert reader not in after_daily
+    assert [(r.file.name, r.outcome) for r in retried] == [
+        ("first.csv", "imported"), ("second.csv", "imported")]
+    assert _state(engine, account.console_id, list_a.id)[reader][:3] == (
+        "subscribed", None, "second")
+
+
 def test_start_process_for_the_list_does_not_wait_while_the_sync_reads_a_file(
         site: FtpSite, user: tuple[str, str], deps: Deps, settings: Settings,
         engine: sa.Engine, account: AccountInfo, monkeypatch: pytest.MonkeyPatch) -> None:
