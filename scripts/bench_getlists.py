@@ -11,6 +11,7 @@ Only the ratio means much: both servers and the load share this machine's CPUs.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import http.client
 import multiprocessing
 import os
@@ -185,7 +186,8 @@ class Server:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
-                raise RuntimeError(f"{self.name} exited with {self.proc.returncode}:\n{self.tail()}")
+                raise RuntimeError(
+                    f"{self.name} exited with {self.proc.returncode}:\n{self.tail()}")
             try:
                 conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=2)
                 conn.request("GET", MANAGE + "?WSDL")
@@ -202,14 +204,10 @@ class Server:
     def stop(self) -> None:
         if self.proc.poll() is None:
             os.killpg(self.proc.pid, signal.SIGTERM)  # gunicorn: graceful stop of the workers
-            try:
+            with contextlib.suppress(subprocess.TimeoutExpired):
                 self.proc.wait(35)
-            except subprocess.TimeoutExpired:
-                pass
-        try:
+        with contextlib.suppress(ProcessLookupError):
             os.killpg(self.proc.pid, signal.SIGKILL)  # any worker left behind
-        except ProcessLookupError:
-            pass
         self.proc.wait()
 
 
@@ -236,8 +234,9 @@ def seed(port: int, lists: int) -> tuple[int, str]:
         raise RuntimeError(f"LoginFromId failed ({status}): {body[:500]!r}")
     key = found.group(1).decode()
     for n in range(1, lists + 1):
-        status, _, body = soap_call(port, "CreateList", f"<accessKey>{escape(key)}</accessKey>"
-                                    f"<name>bench list {n}</name><copyTemplate>false</copyTemplate>")
+        status, _, body = soap_call(
+            port, "CreateList", f"<accessKey>{escape(key)}</accessKey>"
+            f"<name>bench list {n}</name><copyTemplate>false</copyTemplate>")
         if status != 200 or b"listID&gt;" not in body:
             raise RuntimeError(f"CreateList failed ({status}): {body[:500]!r}")
     return console_id, key
