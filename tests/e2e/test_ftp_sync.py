@@ -459,15 +459,22 @@ def test_a_lists_later_file_waits_with_its_first_even_when_the_import_ends_in_be
             held.release()
         daily = sync.result(timeout=60)
     after_daily = _state(engine, account.console_id, list_a.id)
-    retried = daily_sync.sync_waiting(deps, account.console_id, [list_a.id], 1)
+    lock = f"sync-{account.console_id}"
+    with engine.begin() as conn:
+        conn.execute(sa.text("UPDATE procrastinate_jobs SET scheduled_at = now() "
+                             "WHERE lock = :lock AND status = 'todo'"), {"lock": lock})
+    run_jobs(settings, "sync")
 
     assert [(r.file.name, r.outcome) for r in daily.files] == [
         ("first.csv", "waiting"), ("other.csv", "imported"), ("second.csv", "waiting")]
     assert reader not in after_daily
-    assert [(r.file.name, r.outcome) for r in retried] == [
-        ("first.csv", "imported"), ("second.csv", "imported")]
+    assert _names(site, user, f"import/{list_a.id}/done") == [
+        "first.csv", "first.csv.report.txt", "second.csv", "second.csv.report.txt"]
+    # The retry imported them in the order they were posted: the later file's value stays.
     assert _state(engine, account.console_id, list_a.id)[reader][:3] == (
         "subscribed", None, "second")
+    assert _q(engine, "SELECT 1 FROM procrastinate_jobs WHERE lock = :lock "
+                      "AND status = 'todo'", lock=lock) == []
 
 
 def test_start_process_for_the_list_does_not_wait_while_the_sync_reads_a_file(
