@@ -178,29 +178,25 @@ def sync_file(deps: Deps, file: DroppedFile) -> FileResult:
 
 def _stage(deps: Deps, file: DroppedFile, digest: str) -> int | None:
     """Store the file's rows as a running import process, recorded with the content's hash,
-    in one transaction: all of it or nothing. None when the list has an import running:
-    looked at before the file is read, and checked again under the list's lock once it is
-    stored (the lock is not held while a large file is read: StartProcess calls for the
-    list would wait that long)."""
+    in one transaction: all of it or nothing. None when the list has an import running,
+    before the file is read or once it is stored (imports.stage_running)."""
     drop = _drop(deps)
-    with deps.uow() as uow:
-        if uow.imports.running_for_list(file.account_id, file.list_id, lock=False):
-            return None
-    with deps.uow() as uow:
-        group_ids = {g.id for g in uow.groups.for_lists(file.account_id, [file.list_id])}
-        with drop.open(file) as raw:
-            rows = checked_rows(read_csv(utf8_lines(raw), SYNC_OPTIONS, EXTRA_COLUMNS),
-                                group_ids, file.list_id)
-            process_id = imports.create_process(uow, file.account_id, file.list_id, rows,
-                                                SYNC_OPTIONS, SOURCE)
-        if uow.imports.running_for_list(file.account_id, file.list_id):
-            return None  # started while the file was read: its rows are rolled back
-        if not uow.sync_files.add(file.account_id, file.list_id, digest, file.name,
-                                  process_id, deps.clock.now()):
-            return None  # another sync is importing the same content right now
-        uow.imports.mark(process_id, ProcessStatus.RUNNING, deps.clock.now())
-        uow.commit()
-        return process_id
+    try:
+        imports.refuse_if_running(deps, file.account_id, file.list_id)
+        with deps.uow() as uow:
+            group_ids = {g.id for g in uow.groups.for_lists(file.account_id, [file.list_id])}
+            with drop.open(file) as raw:
+                rows = checked_rows(read_csv(utf8_lines(raw), SYNC_OPTIONS, EXTRA_COLUMNS),
+                                    group_ids, file.list_id)
+                process_id = imports.stage_running(uow, deps, file.account_id, file.list_id,
+                                                   rows, SYNC_OPTIONS, SOURCE)
+            if not uow.sync_files.add(file.account_id, file.list_id, digest, file.name,
+                                      process_id, deps.clock.now()):
+                return None  # another sync is importing the same content right now
+            uow.commit()
+            return process_id
+    except errors.ImportAlreadyRunning:
+        return None
 
 
 def checked_rows(rows: Iterable[StagedRow], group_ids: set[int],

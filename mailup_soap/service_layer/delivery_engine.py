@@ -25,6 +25,14 @@ from mailup_soap.service_layer.tracking import TrackLink, track_url
 
 SEND_TASK = "mailup:run_delivery"
 SEND_QUEUE = "send"
+
+
+def delivery_lock(delivery_id: int) -> str:
+    """The procrastinate lock of a delivery's jobs (its sending, SendMessageNL's send job):
+    one at a time, in order."""
+    return f"delivery-{delivery_id}"
+
+
 # Recipients claimed and recorded per transaction: large enough that the two round trips
 # vanish beside the SMTP work, small enough that a crash re-sends little.
 BATCH = 500
@@ -85,7 +93,7 @@ def run_delivery(deps: Deps, delivery_id: int) -> str:
                     if room <= 0:  # the account's hour is full: try again in a while
                         uow.jobs.defer(SEND_TASK, SEND_QUEUE, {"delivery_id": delivery_id},
                                        at=deps.clock.now() + HOURLY_RETRY,
-                                       lock=f"delivery-{delivery_id}")
+                                       lock=delivery_lock(delivery_id))
                         uow.commit()
                         return "hourly limit"
                     batch = uow.sending.claim(current, room)

@@ -248,23 +248,38 @@ def _merge_next_batch(deps: Deps, process_id: int,
 def import_now(deps: Deps, account_id: int, list_id: int, rows: Iterable[StagedRow],
                opts: ImportOptions, source: ChangeSource = ChangeSource.CONSOLE,
                progress: Callable[[int, int], None] | None = None) -> ImportProcess:
-    """`mailup-soap import FILE`: the same engine, run in this process (no worker). A list
-    with an import running is refused before the file is read, and again after it is
-    stored (the list's lock is not held while a large file is read: StartProcess calls for
-    the list would wait that long)."""
+    """`mailup-soap import FILE`: the same engine, run in this process (no worker)."""
     _check(opts)
     with deps.uow() as uow:
         if uow.lists.get(account_id, list_id) is None:
             raise errors.ListNotFound(list_id)
-        if uow.imports.running_for_list(account_id, list_id, lock=False):
-            raise errors.ImportAlreadyRunning(list_id)
+    refuse_if_running(deps, account_id, list_id)
     with deps.uow() as uow:
-        process_id = create_process(uow, account_id, list_id, rows, opts, source)
-        if uow.imports.running_for_list(account_id, list_id):
-            raise errors.ImportAlreadyRunning(list_id)
-        uow.imports.mark(process_id, ProcessStatus.RUNNING, deps.clock.now())
+        process_id = stage_running(uow, deps, account_id, list_id, rows, opts, source)
         uow.commit()
     return _run_now(deps, process_id, progress)
+
+
+def refuse_if_running(deps: Deps, account_id: int, list_id: int) -> None:
+    """Before a file is read for the list (`stage_running`): ImportAlreadyRunning while a
+    process of the list runs. A look without the list's lock, which StartProcess calls would
+    otherwise wait for through the whole read; `stage_running` checks again under it."""
+    with deps.uow() as uow:
+        if uow.imports.running_for_list(account_id, list_id, lock=False):
+            raise errors.ImportAlreadyRunning(list_id)
+
+
+def stage_running(uow: AbstractUnitOfWork, deps: Deps, account_id: int, list_id: int,
+                  rows: Iterable[StagedRow], opts: ImportOptions, source: ChangeSource) -> int:
+    """Store the rows as a process marked running, merged by the caller rather than by a
+    job under the list's lock, in the caller's unit of work. ImportAlreadyRunning, under
+    the list's lock, when a process of the list was started while the rows were read: the
+    caller's transaction, rolled back, then leaves nothing."""
+    process_id = create_process(uow, account_id, list_id, rows, opts, source)
+    if uow.imports.running_for_list(account_id, list_id):
+        raise errors.ImportAlreadyRunning(list_id)
+    uow.imports.mark(process_id, ProcessStatus.RUNNING, deps.clock.now())
+    return process_id
 
 
 def _run_now(deps: Deps, process_id: int,

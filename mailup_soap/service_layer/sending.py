@@ -21,7 +21,7 @@ from mailup_soap.domain.model import (
 )
 from mailup_soap.service_layer import imports
 from mailup_soap.service_layer.auth import authorize
-from mailup_soap.service_layer.delivery_engine import SEND_QUEUE, SEND_TASK
+from mailup_soap.service_layer.delivery_engine import SEND_QUEUE, SEND_TASK, delivery_lock
 from mailup_soap.service_layer.deps import Caller, Credentials, Deps
 from mailup_soap.service_layer.lists import checked_list, parse_guid
 from mailup_soap.service_layer.ports import FetchError
@@ -252,7 +252,7 @@ def charge_credits(uow: AbstractUnitOfWork, account_id: int, channel: str, count
 def _queue(uow: AbstractUnitOfWork, delivery_id: int, when: dt.datetime,
            now: dt.datetime) -> None:
     uow.jobs.defer_or_move(SEND_TASK, SEND_QUEUE, {"delivery_id": delivery_id},
-                           at=when if when > now else None, lock=f"delivery-{delivery_id}")
+                           at=when if when > now else None, lock=delivery_lock(delivery_id))
 
 
 def _split(options: list[tuple[str, str]]) -> tuple[list[tuple[str, str]],
@@ -585,7 +585,7 @@ def send_message_nl(deps: Deps, cred: Credentials, file_name: str | None,
             raise errors.InvalidArgument("fileName", f"{file_name!r}: {exc}") from None
         uow.jobs.defer(MESSAGE_NL_TASK, SEND_QUEUE,
                        {"delivery_id": delivery.id, "process_id": process_id},
-                       at=start if start > now else None, lock=f"delivery-{delivery.id}")
+                       at=start if start > now else None, lock=delivery_lock(delivery.id))
         uow.commit()
         return delivery.id
 
@@ -608,7 +608,7 @@ def run_message_nl(deps: Deps, delivery_id: int, process_id: int) -> str:
             except errors.ImportAlreadyRunning:
                 uow.jobs.defer(MESSAGE_NL_TASK, SEND_QUEUE, args,
                                at=deps.clock.now() + LIST_BUSY_RETRY,
-                               lock=f"delivery-{delivery_id}")
+                               lock=delivery_lock(delivery_id))
                 outcome = "list busy: looking again in a minute"
             uow.commit()
             return outcome
@@ -628,7 +628,7 @@ def import_message_nl(deps: Deps, delivery_id: int, process_id: int) -> str:
         if delivery is not None and status is ProcessStatus.COMPLETED:
             uow.sending.add_from_import(delivery, process_id)
             uow.jobs.defer(SEND_TASK, SEND_QUEUE, {"delivery_id": delivery_id},
-                           lock=f"delivery-{delivery_id}")
+                           lock=delivery_lock(delivery_id))
         elif delivery is not None:
             uow.sending.set_status(delivery_id, msg.DeliveryStatus.COMPLETED, deps.clock.now())
         uow.imports.clear_rows(process_id)
