@@ -40,6 +40,7 @@ def build_deps(settings: Settings, pool_size: int = 5) -> Deps:
                 webhook_max_failures=settings.webhook_max_failures,
                 file_drop=LocalFileDrop(settings.ftp_root, settings.ftp_settle_seconds),
                 bulk_mailer=mailer, send_connections=settings.send_connections,
+                import_lanes=settings.import_lanes,
                 send_per_second=settings.send_per_second, send_per_hour=settings.send_per_hour,
                 bounce_domain=settings.bounce_domain,
                 sms_gateway=_sms_gateway(settings), sms_sender=settings.sms_sender,

@@ -52,6 +52,9 @@ class Settings:
     # Deliveries: SMTP connections per delivery, per-account rate limits (0: none), and the
     # domain of the VERP return path (default: the sender's domain).
     send_connections: int = 4
+    # An import process of many rows merges in this many lanes at once, one connection (and,
+    # in PostgreSQL, one core) each.
+    import_lanes: int = 2
     send_per_second: int = 0
     send_per_hour: int = 0
     bounce_domain: str = ""
@@ -75,6 +78,18 @@ class Settings:
             if url.startswith(scheme):
                 return "postgresql+psycopg2://" + url[len(scheme):]
         return url
+
+
+# The most lanes an import process merges in (db.import_repos keys a lane's lock on it).
+IMPORT_LANES_MAX = 16
+
+
+def _lanes(environ: Mapping[str, str]) -> int:
+    lanes = _int(environ, "IMPORT_LANES", Settings.import_lanes)
+    if lanes > IMPORT_LANES_MAX:
+        raise ConfigurationError(
+            f"{PREFIX}IMPORT_LANES must be at most {IMPORT_LANES_MAX}, got {lanes}")
+    return lanes
 
 
 def _int(environ: Mapping[str, str], key: str, default: int) -> int:
@@ -175,6 +190,7 @@ def load_settings(environ: Mapping[str, str]) -> Settings:
         ftp_settle_seconds=_seconds(environ, "FTP_SETTLE_SECONDS", Settings.ftp_settle_seconds),
         sync_time=_sync_time(environ),
         send_connections=_int(environ, "SEND_CONNECTIONS", Settings.send_connections),
+        import_lanes=_lanes(environ),
         send_per_second=_seconds(environ, "SEND_PER_SECOND", 0),
         send_per_hour=_seconds(environ, "SEND_PER_HOUR", 0),
         bounce_domain=environ.get(PREFIX + "BOUNCE_DOMAIN", ""),

@@ -67,12 +67,15 @@ class _LineStream(io.RawIOBase):
 class StageCounts:
     def __init__(self) -> None:
         self.rows = self.rejected_email = self.rejected_mobile = self.rejected_other = 0
+        self.by_number = 0  # valid rows giving a contact by mobile number alone
         self.last_row_no = 0  # row numbers may skip (blank CSV lines keep their number)
 
     def count(self, row: StagedRow) -> None:
         self.rows += 1
         self.last_row_no = max(self.last_row_no, row.row_no)
         if row.problem is None:
+            if row.email is None:
+                self.by_number += 1
             return
         if row.problem.startswith("Email"):
             self.rejected_email += 1
@@ -109,9 +112,11 @@ def stage(conn: Connection, process_id: int, rows: Iterable[StagedRow]) -> Stage
         cursor.close()
     conn.execute(sa.text(
         "UPDATE import_processes SET rows_staged = :last, total = :rows, "
-        "rejected_email = :re, rejected_mobile = :rm, rejected_other = :ro WHERE id = :p"),
+        "rejected_email = :re, rejected_mobile = :rm, rejected_other = :ro, "
+        "rows_by_number = :bn WHERE id = :p"),
         {"last": counts.last_row_no, "rows": counts.rows, "re": counts.rejected_email,
-         "rm": counts.rejected_mobile, "ro": counts.rejected_other, "p": process_id})
+         "rm": counts.rejected_mobile, "ro": counts.rejected_other, "bn": counts.by_number,
+         "p": process_id})
     return counts
 
 
@@ -194,7 +199,7 @@ FROM (SELECT rows.*,
                          COALESCE(status, '') AS row_status
                   FROM import_rows
                   WHERE process_id = :p AND row_no > :lo AND row_no <= :hi
-                    AND problem IS NULL
+                    AND problem IS NULL AND {lane}
                   ORDER BY COALESCE(lower(email), mobile_number), row_no DESC) AS rows
             OFFSET 0) AS rows
       OFFSET 0) AS found
@@ -202,6 +207,13 @@ LEFT JOIN jsonb_to_recordset(CAST(:table AS jsonb))
           AS t(row_status text, state text, status text, event text, confirm boolean,
                remove boolean)
        ON t.state = found.state AND t.row_status = found.row_status"""
+
+
+# The lane of a staged row: its contact's, a hash of the key the batch groups a contact's
+# rows by. hashtextextended is the hash of PostgreSQL's hash partitioning, which keeps it
+# stable across versions (partitions on disk depend on it), so a process resumed after an
+# upgrade still finds each contact in its lane.
+LANE_OF_ROW = "abs(hashtextextended(COALESCE(lower(email), mobile_number), 0) % :lanes)"
 
 
 # The check of subscriptions' recipients (migration 0006), which the merge vouches for when
@@ -220,13 +232,21 @@ _STAGED = ("SELECT * FROM import_rows {alias} WHERE {alias}.ctid = ib.staged "
            "AND {alias}.process_id = :p AND {alias}.row_no = ib.row_no OFFSET 0")
 
 
+def batch_statement(conn: Connection, lanes: int) -> str:
+    """_BATCH for a process merged in `lanes` lanes (the lane is the parameter :lane)."""
+    return (_BATCH.replace("{seq}", _sequence(conn))
+            .replace("{lane}", "true" if lanes == 1 else f"{LANE_OF_ROW} = :lane"))
+
+
 def merge_batch(conn: Connection, process_id: int, account_id: int, list_id: int,
                 opts: ImportOptions, low: int, high: int, source: ChangeSource,
-                now: dt.datetime) -> None:
-    """Merge staged rows low < row_no <= high and record the progress, in the caller's
-    transaction (see the module docstring)."""
+                now: dt.datetime, lane: int = 0, lanes: int = 1) -> int:
+    """Merge the staged rows low < row_no <= high of lane `lane` (of `lanes`, see
+    LANE_OF_ROW) and record the lane's progress, in the caller's transaction (see the module
+    docstring). Returns the process's progress: the least of its lanes'."""
     p = {"p": process_id, "a": account_id, "l": list_id, "lo": low, "hi": high, "now": now,
-         "source": source.value, "groups": list(opts.group_ids), "table": _transitions(opts)}
+         "source": source.value, "groups": list(opts.group_ids), "table": _transitions(opts),
+         "lane": lane, "lanes": lanes}
     run = _runner(conn, p)
     # The planner's cost estimates for these statements (lookups it cannot prove unique,
     # transition tables) are large enough to trigger JIT compilation with inlining and
@@ -234,7 +254,7 @@ def merge_batch(conn: Connection, process_id: int, account_id: int, list_id: int
     run("SET LOCAL jit = off")
     # The batch's sort and hashes fit in memory instead of spilling to temporary files.
     run("SET LOCAL work_mem = '64MB'")
-    run(_BATCH.replace("{seq}", _sequence(conn)))
+    run(batch_statement(conn, lanes))
     # What the batch holds, in one read of it: the statements for what it lacks are skipped.
     # Read before the deletion just below, which removes no new contact: a flag may then be
     # true for a row no longer there, which costs a statement that finds nothing.
@@ -354,7 +374,13 @@ def merge_batch(conn: Connection, process_id: int, account_id: int, list_id: int
                           NULL)::procrastinate_job_to_defer_v1
                FROM ib WHERE ib.confirm AND ib.email IS NOT NULL))), 0)""",
                         queue=MAIL_QUEUE, task=CONFIRM_TASK).scalar_one()
-    run("""UPDATE import_processes ip SET rows_done = :hi,
+    # The lane's progress, and the process's: the least of its lanes', computed from the
+    # row as this UPDATE finds it (another lane's committed progress included: a row updated
+    # meanwhile is read again before it is written). A process not split yet is one lane.
+    return int(run("""UPDATE import_processes ip SET lanes_done[:lane + 1] = :hi,
+               rows_done = (SELECT min(CASE WHEN u.i = :lane + 1 THEN :hi ELSE u.d END)
+                            FROM unnest(COALESCE(ip.lanes_done, ARRAY[ip.rows_done]))
+                                 WITH ORDINALITY AS u(d, i)),
                new_email = ip.new_email + c.new_email,
                new_mobile = ip.new_mobile + c.new_mobile,
                existing_email = ip.existing_email + c.existing_email,
@@ -375,7 +401,8 @@ def merge_batch(conn: Connection, process_id: int, account_id: int, list_id: int
                                              state IN ('unsubscribed', 'final'))
                                     AND NOT remove AS opted_out
                        FROM ib WHERE recipient_id IS NOT NULL) AS batch) c
-           WHERE ip.id = :p""", confirmations=confirmations)
+           WHERE ip.id = :p
+           RETURNING ip.rows_done""", confirmations=confirmations).scalar_one())
 
 
 # The contact data of the batch's recipients with event :ev, for events no webhook delivers:

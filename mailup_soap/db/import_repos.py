@@ -9,6 +9,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from mailup_soap import errors
+from mailup_soap.config import IMPORT_LANES_MAX
 from mailup_soap.db import bulk_import
 from mailup_soap.db import tables as t
 from mailup_soap.db.repositories import _Repo
@@ -29,7 +30,9 @@ def _process(row: Any) -> ImportProcess:
                          _options(row.options), row.rows_staged, row.rows_done,
                          ProcessCounts(**{name: getattr(row, name) for name in _COUNTS}),
                          row.confirmations, row.created_at, row.started_at, row.ended_at,
-                         row.error, ChangeSource(row.source), row.by_list_job, row.delivery_id)
+                         row.error, ChangeSource(row.source), row.by_list_job, row.delivery_id,
+                         tuple(row.lanes_done) if row.lanes_done is not None else None,
+                         row.rows_by_number)
 
 
 class ImportRepository(_Repo, uow.ImportRepository):
@@ -82,12 +85,42 @@ class ImportRepository(_Repo, uow.ImportRepository):
         self.conn.execute(t.import_processes.update().where(
             t.import_processes.c.id == process_id).values(values))
 
-    def merge_batch(self, process: ImportProcess, low: int, high: int,
-                    now: dt.datetime) -> None:
+    def has_rows_by_number(self, process_id: int, after: int) -> bool:
+        return bool(self.conn.execute(sa.text(
+            "SELECT EXISTS (SELECT 1 FROM import_rows WHERE process_id = :p AND row_no > :after "
+            "AND email IS NULL AND problem IS NULL)"), {"p": process_id, "after": after}
+        ).scalar_one())
+
+    def set_lanes(self, process_id: int, lanes: int) -> tuple[int, ...]:
+        self.conn.execute(sa.text(
+            "UPDATE import_processes SET lanes_done = array_fill(rows_done, ARRAY[:lanes]) "
+            "WHERE id = :p AND lanes_done IS NULL"), {"p": process_id, "lanes": lanes})
+        return tuple(self.conn.execute(sa.select(t.import_processes.c.lanes_done).where(
+            t.import_processes.c.id == process_id)).scalar_one())
+
+    def lane(self, process_id: int, lane: int) -> tuple[ImportProcess, int] | None:
+        # KEY SHARE: the lanes of a process share its row (each updates it at the end of its
+        # batch, which takes a lock KEY SHARE does not conflict with), while whatever locks
+        # it for update (StartProcess, --resume, --cancel, a deletion) waits for their batches.
+        row = self.conn.execute(sa.select(t.import_processes).where(
+            t.import_processes.c.id == process_id).with_for_update(
+                read=True, key_share=True)).first()
+        if row is None:
+            return None
+        # Two runners of one process (a retried job beside a slow one) merge a lane one
+        # batch at a time. One 64-bit key, a space apart from running_for_list's pairs.
+        self.conn.execute(sa.select(sa.func.pg_advisory_xact_lock(
+            sa.cast(process_id * IMPORT_LANES_MAX + lane, sa.BigInteger))))
+        done = self.conn.execute(sa.select(t.import_processes.c.lanes_done[lane + 1]).where(
+            t.import_processes.c.id == process_id)).scalar_one()
+        return _process(row), int(done)
+
+    def merge_batch(self, process: ImportProcess, low: int, high: int, now: dt.datetime,
+                    lane: int = 0, lanes: int = 1) -> int:
         try:
-            bulk_import.merge_batch(self.conn, process.id, process.account_id,
-                                    process.list_id, process.options, low, high,
-                                    process.source, now)
+            return bulk_import.merge_batch(self.conn, process.id, process.account_id,
+                                           process.list_id, process.options, low, high,
+                                           process.source, now, lane, lanes)
         except sa.exc.IntegrityError as exc:
             # The batch looked an address up, found nobody, and another transaction (an
             # import of another list, a frontend subscription) created it before our insert.

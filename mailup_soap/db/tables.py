@@ -251,6 +251,12 @@ import_processes = sa.Table(
     sa.Column("delivery_id", sa.BigInteger),
     sa.Column("rows_staged", sa.Integer, nullable=False, server_default="0"),
     sa.Column("rows_done", sa.Integer, nullable=False, server_default="0"),  # merged up to row_no
+    # A process merged in lanes (migration 0015): how far each lane got; rows_done is the
+    # least. NULL until its first run decides the number of lanes.
+    sa.Column("lanes_done", sa.ARRAY(sa.Integer)),
+    # Valid rows giving a contact by mobile number alone (such a process merges in one lane);
+    # NULL for processes stored before migration 0015.
+    sa.Column("rows_by_number", sa.Integer),
     *[sa.Column(name, sa.Integer, nullable=False, server_default="0") for name in (
         "total", "new_email", "new_mobile", "existing_email", "existing_mobile", "opt_out_email",
         "opt_out_mobile", "rejected_email", "rejected_mobile", "rejected_other",

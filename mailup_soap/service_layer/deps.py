@@ -35,6 +35,7 @@ class Deps:
     file_drop: FileDrop | None = None  # the accounts' FTP homes (daily sync, exports)
     bulk_mailer: BulkMailer | None = None  # the delivery engine's SMTP connections
     send_connections: int = 4  # SMTP connections a delivery uses in parallel
+    import_lanes: int = 2  # lanes a large import process merges in, at once
     send_per_second: int = 0  # per account; 0: no limit
     send_per_hour: int = 0  # per account, sliding hour; 0: no limit
     bounce_domain: str = ""  # VERP return paths bounces+<delivery>-<recipient>@<domain>

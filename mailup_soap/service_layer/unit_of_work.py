@@ -313,10 +313,28 @@ class ImportRepository(abc.ABC):
         """`by_list_job` (with RUNNING): a job under the list's lock will merge it."""
 
     @abc.abstractmethod
-    def merge_batch(self, process: ImportProcess, low: int, high: int,
-                    now: dt.datetime) -> None:
-        """Raises ContactCreatedMeanwhile when another transaction created one of the
-        batch's new recipients first (the caller rolls back and merges it again)."""
+    def has_rows_by_number(self, process_id: int, after: int) -> bool:
+        """Whether valid rows after row `after` give a contact by its mobile number alone
+        (for a process stored before they were counted, migration 0015)."""
+
+    @abc.abstractmethod
+    def set_lanes(self, process_id: int, lanes: int) -> tuple[int, ...]:
+        """Split the process into `lanes` lanes, each at its progress, unless a runner
+        did first: the lanes' progress, as it stands."""
+
+    @abc.abstractmethod
+    def lane(self, process_id: int, lane: int) -> tuple[ImportProcess, int] | None:
+        """For a batch of the lane: the process, and the lane's progress read after
+        taking the lane until commit (other runners of the lane wait; the other lanes go
+        on). None when the process is gone."""
+
+    @abc.abstractmethod
+    def merge_batch(self, process: ImportProcess, low: int, high: int, now: dt.datetime,
+                    lane: int = 0, lanes: int = 1) -> int:
+        """Merge the lane's rows low < row_no <= high; the process's progress after it
+        (the least of its lanes'). Raises ContactCreatedMeanwhile when another transaction
+        created one of the batch's new recipients first (the caller rolls back and merges
+        it again)."""
 
     @abc.abstractmethod
     def clear_rows(self, process_id: int) -> None: ...

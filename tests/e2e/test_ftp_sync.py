@@ -357,11 +357,12 @@ def test_a_sync_killed_mid_file_resumes_and_ends_like_one_clean_run(
     killed_acc, killed_list, killed_login = prepared()
     real_merge, calls = bulk_import.merge_batch, []
 
-    def killed_during_the_second_batch(*args: Any, **kwargs: Any) -> None:
+    def killed_during_the_second_batch(*args: Any, **kwargs: Any) -> int:
         calls.append(args[5:7])
-        real_merge(*args, **kwargs)
+        done = real_merge(*args, **kwargs)
         if len(calls) == 2:
             raise WorkerKilled()
+        return done
 
     monkeypatch.setattr(bulk_import, "merge_batch", killed_during_the_second_batch)
     with pytest.raises(WorkerKilled):

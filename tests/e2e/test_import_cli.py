@@ -13,6 +13,7 @@ import pytest
 import sqlalchemy as sa
 
 from mailup_soap import errors
+from mailup_soap.db import bulk_import
 from mailup_soap.db import tables as t
 from mailup_soap.domain.import_readers import read_csv
 from mailup_soap.domain.imports import ImportOptions
@@ -93,29 +94,43 @@ def _subscribed(engine: sa.Engine, account: AccountInfo, list_id: int) -> int:
 def _process(engine: sa.Engine, account: AccountInfo) -> sa.Row[Any] | None:
     with engine.connect() as conn:
         return conn.execute(sa.text(
-            "SELECT id, status, rows_done, rows_staged, new_email, error FROM import_processes "
-            "WHERE account_id = :a ORDER BY id DESC LIMIT 1"), {"a": account.console_id}).first()
+            "SELECT id, status, rows_done, rows_staged, new_email, error, lanes_done "
+            "FROM import_processes WHERE account_id = :a ORDER BY id DESC LIMIT 1"),
+            {"a": account.console_id}).first()
 
 
+def _merged_rows(engine: sa.Engine, process: sa.Row[Any]) -> int:
+    """The staged rows its lanes have merged: each lane's rows up to the lane's progress."""
+    with engine.connect() as conn:
+        return int(conn.execute(sa.text(
+            f"SELECT count(*) FROM import_rows WHERE process_id = :p AND problem IS NULL "
+            f"AND row_no <= (CAST(:done AS integer[]))[{bulk_import.LANE_OF_ROW} + 1]"),
+            {"p": process.id, "done": list(process.lanes_done),
+             "lanes": len(process.lanes_done)}).scalar_one())
+
+
+@pytest.mark.parametrize("lanes", [1, 2])
 def test_an_import_stopped_with_ctrl_c_keeps_whole_batches_and_resumes_to_a_clean_runs_end(
         database_url: str, deps: Deps, engine: sa.Engine, account: AccountInfo,
-        tmp_path: pathlib.Path) -> None:
+        tmp_path: pathlib.Path, lanes: int) -> None:
     list_id = _list(deps, account)
     rows = 2 * imports.BATCH_ROWS + 1  # three batches
     big = tmp_path / "big.csv"
     big.write_text("111|1\n" + "".join(f"p{n}@ctrl-c.example|P{n}\n" for n in range(rows)))
     running = subprocess.Popen(
         [CLI, "import", str(big), "--account", str(account.console_id), "--list", str(list_id)],
-        env=dict(os.environ, DATABASE_URL=database_url), stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE, text=True)
+        env=dict(os.environ, DATABASE_URL=database_url, MAILUP_IMPORT_LANES=str(lanes)),
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     deadline = time.monotonic() + 60
     while (process := _process(engine, account)) is None or process.rows_done == 0:
         assert running.poll() is None and time.monotonic() < deadline
         time.sleep(0.02)
-    running.send_signal(signal.SIGINT)  # Ctrl-C, with two batches still to merge
+    running.send_signal(signal.SIGINT)  # Ctrl-C, with batches still to merge
     _, stderr = running.communicate(timeout=60)
     stopped = _process(engine, account)
     merged_when_stopped = _subscribed(engine, account, list_id)
+    assert stopped is not None
+    merged_by_lanes = _merged_rows(engine, stopped)
     unreadable = tmp_path / "unreadable.csv"  # the list's being busy is told first
     unreadable.write_text("email;name\nsmall@ctrl-c.example;S\n")
     busy = _run(database_url, str(unreadable), "--account", str(account.console_id),
@@ -127,10 +142,15 @@ def test_an_import_stopped_with_ctrl_c_keeps_whole_batches_and_resumes_to_a_clea
     assert running.returncode == 130
     assert f"mailup-soap import --resume {process.id} --account {account.console_id}" in stderr
     assert "Traceback" not in stderr
-    assert stopped is not None and stopped.status == 2
-    assert stopped.rows_done in (imports.BATCH_ROWS, 2 * imports.BATCH_ROWS)
-    # whole batches and their counters, no half of one (row 1 is the CSV header)
-    assert merged_when_stopped == stopped.new_email == stopped.rows_done - 1
+    assert stopped.status == 2
+    assert len(stopped.lanes_done) == lanes
+    # Whole batches and their counters, no half of one (row 1 is the CSV header). Ctrl-C
+    # rolls back this thread's batch; the other lanes commit the batch they were merging.
+    assert set(stopped.lanes_done) <= {imports.BATCH_ROWS, 2 * imports.BATCH_ROWS}
+    assert stopped.rows_done == min(stopped.lanes_done)
+    assert merged_when_stopped == stopped.new_email == merged_by_lanes
+    if lanes == 1:
+        assert merged_when_stopped == stopped.rows_done - 1
     assert busy.returncode == 2
     assert busy.stderr == f"mailup-soap: an import process is already running for list {list_id}\n"
     assert resumed.returncode == 0, resumed.stderr

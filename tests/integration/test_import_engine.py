@@ -3,7 +3,11 @@ staging, batch merges, status flags, groups, events, confirmations, and a worker
 between batches."""
 from __future__ import annotations
 
+import dataclasses
 import secrets
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import pytest
@@ -589,11 +593,12 @@ def test_a_worker_killed_mid_process_leaves_no_half_batch_and_the_retry_ends_lik
 
     real_merge, calls = bulk_import.merge_batch, []
 
-    def killed_during_the_second_batch(*args: Any, **kwargs: Any) -> None:
+    def killed_during_the_second_batch(*args: Any, **kwargs: Any) -> int:
         calls.append(args[5:7])  # (low, high)
-        real_merge(*args, **kwargs)  # the batch's statements ran, its commit never comes
+        done = real_merge(*args, **kwargs)  # the batch's statements ran, its commit never comes
         if len(calls) == 2:
             raise WorkerKilled()
+        return done
 
     monkeypatch.setattr(bulk_import, "merge_batch", killed_during_the_second_batch)
     with pytest.raises(WorkerKilled):
@@ -710,7 +715,7 @@ def test_a_batch_finds_recipients_by_their_contact_index_when_statistics_miss_th
         conn.execute(sa.text(recipients), {"a": known.console_id, "n": 20_000})
         conn.execute(sa.text("ANALYZE recipients"))  # statistics that know only `known`
         conn.execute(sa.text(recipients), {"a": account.console_id, "n": 5_000})
-        batch = bulk_import._BATCH.replace("{seq}", bulk_import._sequence(conn)).replace(
+        batch = bulk_import.batch_statement(conn, lanes=1).replace(
             "CREATE TEMP TABLE ib ON COMMIT DROP AS", "EXPLAIN (FORMAT JSON)")
         plan = conn.execute(sa.text(batch), {
             "p": process_id, "a": account.console_id, "l": lst.id, "lo": 0, "hi": 2,
@@ -952,3 +957,216 @@ def test_deleting_a_recipient_or_an_account_deletes_what_refers_to_it(
     for table in ("recipients", "subscriptions", "group_members", "events"):
         assert _query(engine, f"SELECT 1 FROM {table} WHERE account_id = :a",
                       a=account.console_id) == []
+
+
+# -- lanes: a large process merged on several connections at once ----------------------------
+
+
+@pytest.fixture
+def laned(deps: Deps, monkeypatch: pytest.MonkeyPatch) -> Deps:
+    """Deps merging every process in two lanes, in batches of 3 rows."""
+    monkeypatch.setattr(imports, "LANE_MIN_ROWS", 0)
+    monkeypatch.setattr(imports, "BATCH_ROWS", 3)
+    return dataclasses.replace(deps, import_lanes=2)
+
+
+_LANED_OPTIONS = {"confirm_email": True, "force_opt_in": True}
+
+
+def _laned_scene(deps: Deps, engine: sa.Engine, account: AccountInfo,
+                 contacts: tuple[tuple[str, ...], list[str]]) -> tuple[MailingList, int]:
+    """A list holding subscribed, opted-out and hard-bounced contacts, and a process (not
+    run) of new and existing ones, a contact given twice in two cases and an invalid row:
+    the list and the process."""
+    (s1, s2, u1, final), new = contacts
+    lst = _list(deps, account)
+    group = _group(deps, account, lst, "Imported")
+    _seed(deps, account, lst, (s1, s2, u1))
+    _import(deps, account, lst, _doc(_row(final)))
+    _import(deps, account, lst, _doc(_row(final)), as_opt_out=True)
+    _set_reason(engine, account.console_id, final, 8)
+    rows = [_row(e, campo1=f"N{n}") for n, e in enumerate(new)]
+    rows[3:3] = [_row(s1, campo1="S1 again"), _row(final), _row("not-an-email"),
+                 _row(new[0].upper(), campo1="N0 upper")]
+    rows[9:9] = [_row(u1, campo2="U1"), _row(s2, campo3="S2"), _row(new[0], campo1="N0 last")]
+    return lst, _create(deps, account, lst, _doc(*rows),
+                        ImportOptions(**_LANED_OPTIONS, group_ids=(group,)))
+
+
+def _contacts() -> tuple[tuple[str, ...], list[str]]:
+    return (_email("s1"), _email("s2"), _email("u1"), _email("f")), [
+        _email(f"n{n}") for n in range(16)]
+
+
+def _clean_run(deps: Deps, engine: sa.Engine,
+               contacts: tuple[tuple[str, ...], list[str]]) -> tuple[Any, dict[str, Any]]:
+    """The same scene merged in one lane, in a new account: its outcome and snapshot."""
+    clean_account = new_account(deps)
+    one_lane = dataclasses.replace(deps, import_lanes=1)
+    lst, process_id = _laned_scene(one_lane, engine, clean_account, contacts)
+    assert imports.run_process(one_lane, process_id) is ProcessStatus.COMPLETED
+    process = _process(deps, process_id)
+    assert process.lanes_done == (process.rows_staged,)
+    return _outcome(process), _snapshot(engine, clean_account.console_id, lst.id)
+
+
+def _lane_calls(monkeypatch: pytest.MonkeyPatch, before: Any = None) -> list[tuple[int, int]]:
+    """(lane, low) of every batch merged from now on; `before(lane, low)` runs first."""
+    real_merge, calls = bulk_import.merge_batch, []
+
+    def merge(*args: Any) -> int:
+        calls.append((args[9], args[5]))
+        if before:
+            before(args[9], args[5])
+        return real_merge(*args)
+
+    monkeypatch.setattr(bulk_import, "merge_batch", merge)
+    return calls
+
+
+def test_a_process_merged_in_two_lanes_ends_as_one_merged_in_one_lane(
+        laned: Deps, engine: sa.Engine, account: AccountInfo,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    contacts = _contacts()
+    lst, process_id = _laned_scene(laned, engine, account, contacts)
+    calls = _lane_calls(monkeypatch)
+    progress: list[int] = []
+
+    status = imports.run_process(laned, process_id, progress=lambda d, n: progress.append(d))
+
+    process = _process(laned, process_id)
+    assert status is ProcessStatus.COMPLETED
+    assert process.lanes_done == (23, 23)
+    assert {lane for lane, _ in calls} == {0, 1}
+    assert progress == sorted(progress) and progress[-1] == 23
+    assert _outcome(process) == _clean_run(laned, engine, contacts)[0]
+    assert _snapshot(engine, account.console_id, lst.id) == _clean_run(
+        laned, engine, contacts)[1]
+    (_, _, _, final), new = contacts
+    assert _recipients(engine, account.console_id)[new[0]].field1 == "N0 last"
+    assert _statuses(engine, account.console_id, lst.id)[final] == "unsubscribed"
+    assert _staged_rows(engine, process_id) == 0
+
+
+def test_a_process_with_a_contact_given_by_number_alone_or_few_rows_merges_in_one_lane(
+        deps: Deps, engine: sa.Engine, account: AccountInfo,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    lst = _list(deps, account)
+    laned = dataclasses.replace(deps, import_lanes=2)
+
+    def merged(*rows: str, stored_before_0015: bool = False) -> ImportProcess:
+        process_id = _create(laned, account, lst, _doc(*rows), ImportOptions())
+        if stored_before_0015:  # its rows by number were not counted: they are looked at
+            with engine.begin() as conn:
+                conn.execute(sa.text("UPDATE import_processes SET rows_by_number = NULL "
+                                     "WHERE id = :p"), {"p": process_id})
+        assert imports.run_process(laned, process_id) is ProcessStatus.COMPLETED
+        return _process(laned, process_id)
+
+    small = merged(*(_row(_email()) for _ in range(5)))
+    monkeypatch.setattr(imports, "LANE_MIN_ROWS", 0)
+    number = "+393331234567"
+    by_number = merged(_row(_email()), _row("", number), _row("", "12ab"))
+    by_number_before = merged(_row(_email()), _row("", number), stored_before_0015=True)
+    by_email = merged(_row(_email()), _row(_email(), number))
+    by_email_before = merged(_row(_email()), _row(_email(), number), stored_before_0015=True)
+
+    assert (small.lanes_done, small.rows_by_number) == ((5,), 0)  # under LANE_MIN_ROWS
+    assert (by_number.lanes_done, by_number.rows_by_number) == ((3,), 1)
+    assert (by_number_before.lanes_done, by_number_before.rows_by_number) == ((2,), None)
+    assert (by_email.lanes_done, by_email.rows_by_number) == ((2, 2), 0)
+    assert (by_email_before.lanes_done, by_email_before.rows_by_number) == ((2, 2), None)
+    assert len(_statuses(engine, account.console_id, lst.id)) == 5 + 2 + 1 + 2 + 2
+
+
+def test_a_worker_killed_in_one_lane_stops_the_other_and_the_retry_ends_like_a_clean_run(
+        laned: Deps, engine: sa.Engine, account: AccountInfo,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    contacts = _contacts()
+    lst, process_id = _laned_scene(laned, engine, account, contacts)
+
+    killed_once: list[bool] = []
+
+    def killed_in_lane_1s_second_batch(lane: int, low: int) -> None:
+        if (lane, low) == (1, 3) and not killed_once:
+            killed_once.append(True)
+            raise WorkerKilled()
+
+    calls = _lane_calls(monkeypatch, killed_in_lane_1s_second_batch)
+    with pytest.raises(WorkerKilled):
+        imports.run_process(laned, process_id)
+    killed = _process(laned, process_id)
+    first_run = list(calls)
+
+    assert imports.run_process(laned, process_id) is ProcessStatus.COMPLETED
+
+    assert killed.status is ProcessStatus.RUNNING
+    assert killed.lanes_done is not None and killed.lanes_done[1] == 3
+    assert killed.rows_done == min(killed.lanes_done)
+    # lane 0 stopped after the batch it was merging: it went no further than its progress
+    assert max(low for lane, low in first_run if lane == 0) == killed.lanes_done[0] - 3
+    # the killed batch was rolled back, and the retry merged it first in its lane
+    assert first_run.count((1, 3)) == 1
+    assert next(c for c in calls[len(first_run):] if c[0] == 1) == (1, 3)
+    outcome, snapshot = _clean_run(laned, engine, contacts)
+    assert _outcome(_process(laned, process_id)) == outcome
+    assert _snapshot(engine, account.console_id, lst.id) == snapshot
+
+
+def test_a_lane_that_fails_fails_the_process_once_the_other_lane_stopped(
+        laned: Deps, engine: sa.Engine, account: AccountInfo,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    contacts = _contacts()
+    _, process_id = _laned_scene(laned, engine, account, contacts)
+    failed = threading.Event()
+
+    def lane_1_fails(lane: int, low: int) -> None:
+        if lane == 1:
+            failed.set()
+            raise RuntimeError("the disk is full")
+        assert failed.wait(10)  # lane 0 merges its first batch once lane 1 has failed
+
+    calls = _lane_calls(monkeypatch, lane_1_fails)
+    status = imports.run_process(laned, process_id)
+
+    process = _process(laned, process_id)
+    assert status is ProcessStatus.FAILED
+    assert (process.status, process.error) == (ProcessStatus.FAILED,
+                                               "RuntimeError: the disk is full")
+    assert calls == [(1, 0), (0, 0)] or calls == [(0, 0), (1, 0)]
+    assert process.lanes_done == (3, 0)  # lane 0's batch committed, then it stopped
+
+
+def test_a_lane_taken_by_another_runner_waits_for_it_while_the_other_lanes_go_on(
+        laned: Deps, engine: sa.Engine, account: AccountInfo,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """Two runners of one process (a retried job beside a slow one): a runner merges a lane
+    only while no other runner merges in it, reading the lane's progress once it has it."""
+    contacts = _contacts()
+    lst, process_id = _laned_scene(laned, engine, account, contacts)
+    with laned.uow() as uow:
+        assert uow.imports.set_lanes(process_id, 2) == (0, 0)
+        uow.commit()
+    calls = _lane_calls(monkeypatch)
+
+    with ThreadPoolExecutor(1) as pool, laned.uow() as other_runner:
+        taken = other_runner.imports.lane(process_id, 0)  # as if merging lane 0's batch
+        running = pool.submit(imports.run_process, laned, process_id)
+        deadline = time.monotonic() + 10
+        while (_process(laned, process_id).lanes_done or (0, 0))[1] != 23:
+            assert time.monotonic() < deadline and not running.done()
+            time.sleep(0.05)
+        time.sleep(0.2)
+        merged_while_taken = list(calls)
+        progress_while_taken = _process(laned, process_id).lanes_done
+        other_runner.rollback()
+        status = running.result(timeout=30)
+
+    assert taken is not None and taken[1] == 0
+    assert {lane for lane, _ in merged_while_taken} == {1}
+    assert progress_while_taken == (0, 23)
+    assert status is ProcessStatus.COMPLETED
+    assert sorted(calls) == sorted({(lane, low) for lane in (0, 1) for low in range(0, 23, 3)})
+    outcome, snapshot = _clean_run(laned, engine, contacts)
+    assert _outcome(_process(laned, process_id)) == outcome
+    assert _snapshot(engine, account.console_id, lst.id) == snapshot

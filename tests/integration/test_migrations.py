@@ -65,3 +65,39 @@ def test_0014_holds_the_processes_of_send_message_nl_jobs_yet_to_run_for_their_d
                         (4, 1, False, None)]
     assert downgraded == [(1, 2, True, None), (2, 2, True, None), (3, 2, True, None),
                           (4, 1, False, None)]
+
+
+def test_0015_goes_back_down_only_once_no_running_process_has_lanes_at_different_rows(
+        scratch_url: str) -> None:
+    upgrade(scratch_url, "0014")
+    engine = sa.create_engine(scratch_url, poolclass=sa.pool.NullPool)
+    with engine.begin() as conn:
+        conn.execute(sa.text("""
+            INSERT INTO accounts (id, console_host, status, name)
+                VALUES (1, 'one.example.com', 'active', 'one');
+            INSERT INTO lists (account_id, id, name, guid)
+                VALUES (1, 1, 'list', gen_random_uuid());
+            INSERT INTO import_processes (id, account_id, list_id, status, options,
+                                          rows_staged, rows_done)
+                VALUES (1, 1, 1, 2, '{}', 300000, 100000), (2, 1, 1, 2, '{}', 300000, 0)"""))
+    upgrade(scratch_url)
+    with engine.begin() as conn:
+        upgraded = conn.execute(sa.text(
+            "SELECT id, lanes_done, rows_by_number FROM import_processes ORDER BY id")).all()
+        conn.execute(sa.text("UPDATE import_processes SET lanes_done = '{200000,100000}' "
+                             "WHERE id = 1"))
+        conn.execute(sa.text("UPDATE import_processes SET lanes_done = '{0,0}' WHERE id = 2"))
+
+    with pytest.raises(RuntimeError, match=r"import processes \[1\] are being merged in lanes"):
+        command.downgrade(alembic_config(scratch_url), "0014")
+    with engine.begin() as conn:
+        conn.execute(sa.text("UPDATE import_processes SET lanes_done = '{200000,200000}', "
+                             "rows_done = 200000 WHERE id = 1"))
+    command.downgrade(alembic_config(scratch_url), "0014")
+    with engine.connect() as conn:
+        downgraded = conn.execute(sa.text(
+            "SELECT id, rows_done FROM import_processes ORDER BY id")).all()
+    engine.dispose()
+
+    assert upgraded == [(1, None, None), (2, None, None)]
+    assert downgraded == [(1, 200000), (2, 0)]

@@ -1,11 +1,12 @@
 """The status flags of an import (spec 2.5 and section 10) as lifecycle transitions, and the
-import options' own rules (spec 2.1)."""
+import options' own rules (spec 2.1), and MAILUP_IMPORT_LANES."""
 from __future__ import annotations
 
 import itertools
 
 import pytest
 
+from mailup_soap.config import ConfigurationError, load_settings
 from mailup_soap.domain.imports import Channels, ImportOptions, transition, transition_table
 from mailup_soap.domain.lifecycle import Current, Outcome, Transition
 from mailup_soap.domain.model import EventType, SubscriptionStatus, UnsubscribeReason
@@ -203,3 +204,15 @@ def test_both_bad_options_are_reported_together() -> None:
 @pytest.mark.parametrize("mobile_input_type", [1, 2])
 def test_mobile_input_types_1_and_2_are_fine(mobile_input_type: int) -> None:
     assert ImportOptions(mobile_input_type=mobile_input_type).problems() == []
+
+
+def test_the_lanes_an_import_merges_in_are_read_from_the_environment() -> None:
+    base = {"DATABASE_URL": "postgresql://u@h/db"}
+
+    assert load_settings(base).import_lanes == 2
+    assert load_settings(base | {"MAILUP_IMPORT_LANES": "1"}).import_lanes == 1
+    assert load_settings(base | {"MAILUP_IMPORT_LANES": "16"}).import_lanes == 16
+    for bad, said in [("0", "must be positive"), ("17", "must be at most 16"),
+                      ("two", "must be an integer")]:
+        with pytest.raises(ConfigurationError, match=f"MAILUP_IMPORT_LANES {said}"):
+            load_settings(base | {"MAILUP_IMPORT_LANES": bad})
