@@ -2,7 +2,8 @@
 the Import service (`NewImportProcess` in chunks, then `StartImportProcesses` with no xmlDoc,
 polling `GetProcessDetails` until every process is completed; with --start-each,
 `StartImportProcesses` after every chunk, so the worker merges while the client sends),
-merged by a real `mailup-soap worker`, into a list that already holds EXISTING of them.
+merged by a real `mailup-soap worker` (in MAILUP_IMPORT_LANES lanes), into a list that already
+holds EXISTING of them.
 In the same run, a raw COPY of the same rows into a bare table. Prints rows/s of both, the
 ratio, the worker's peak memory (VmHWM of its process), and the CPU time the whole machine
 was busy meanwhile (server, worker, PostgreSQL and this client alike), which bounds what
@@ -28,6 +29,8 @@ from xml.sax.saxutils import escape, quoteattr
 
 import psycopg2
 from bench_getlists import BIN, Server, free_port
+
+from mailup_soap.config import load_settings
 
 IMPORT = "/Services/WSMailupImport.asmx"
 NS = "http://ws.mailupnet.it/"
@@ -208,7 +211,9 @@ def main() -> None:
         worker.wait(30)
         server.stop()
     raw = raw_copy(dsn, args.rows)
-    print(f"import via mailup-soap (SOAP + worker, {args.existing:,} already in the list): "
+    lanes = load_settings(os.environ).import_lanes
+    print(f"import via mailup-soap (SOAP + worker merging in {lanes} lane(s), "
+          f"{args.existing:,} already in the list): "
           f"{args.rows:,} rows in {elapsed:.1f} s = {args.rows / elapsed:,.0f} rows/s")
     sending = ("NewImportProcess and StartImportProcesses calls (parse + COPY, the worker "
                "merging meanwhile)" if args.start_each else "NewImportProcess calls (parse + COPY)")

@@ -9,9 +9,11 @@ accounts, so it can run against the bench database:
         .venv/bin/python scripts/profile_import_merge.py [--rows 1000000] [--existing 200000]
         [--lists 2]
 
-With --lists N the rows and the existing ones are split over N lists, each in an account of
-its own, and the N lists are merged at once, one thread and connection each: what two workers
-merging two lists' imports get from the machine (one list's processes merge one at a time).
+Each process merges in MAILUP_IMPORT_LANES lanes (2 by default; set it to 1 for one
+connection). With --lists N the rows and the existing ones are split over N lists, each in an
+account of its own, and the N lists are merged at once, one thread each (and its lanes): what
+two workers merging two lists' imports get from the machine (one list's processes merge one
+at a time).
 """
 from __future__ import annotations
 

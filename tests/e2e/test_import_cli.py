@@ -1,11 +1,13 @@
 """`mailup-soap import FILE`: the bulk engine from the command line, XML and MailUp CSV."""
 from __future__ import annotations
 
+import dataclasses
 import os
 import pathlib
 import signal
 import subprocess
 import sys
+import threading
 import time
 from typing import Any
 
@@ -16,7 +18,7 @@ from mailup_soap import errors
 from mailup_soap.db import bulk_import
 from mailup_soap.db import tables as t
 from mailup_soap.domain.import_readers import read_csv
-from mailup_soap.domain.imports import ImportOptions
+from mailup_soap.domain.imports import ImportOptions, ProcessStatus
 from mailup_soap.service_layer import auth, imports, lists
 from mailup_soap.service_layer.deps import AccessKey, Deps
 from tests.conftest import AccountInfo, new_account
@@ -203,6 +205,43 @@ def test_an_interrupted_import_can_be_cancelled_which_frees_its_list(
     assert staged == 0
     assert freed.returncode == 0, freed.stderr
     assert _subscribed(engine, account, list_id) == 2
+
+
+def test_a_cancelled_import_whose_lanes_stopped_at_different_rows_says_where_each_was(
+        deps: Deps, engine: sa.Engine, account: AccountInfo,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    list_id = _list(deps, account)
+    monkeypatch.setattr(imports, "BATCH_ROWS", 2)
+    monkeypatch.setattr(imports, "LANE_MIN_ROWS", 0)
+    laned = dataclasses.replace(deps, import_lanes=2)
+    real_merge, lane_1_merged = bulk_import.merge_batch, threading.Event()
+    lane_1_batches: list[int] = []
+
+    def ctrl_c_in_lane_0_once_lane_1_merged_two_batches(*args: Any) -> int:
+        if args[9] == 0:
+            assert lane_1_merged.wait(10)
+            raise KeyboardInterrupt
+        lane_1_batches.append(args[5])
+        done = real_merge(*args)
+        if len(lane_1_batches) == 2:
+            lane_1_merged.set()
+        return done
+
+    monkeypatch.setattr(bulk_import, "merge_batch",
+                        ctrl_c_in_lane_0_once_lane_1_merged_two_batches)
+    rows = read_csv(["111\n", *[f"{c}@lanes.example\n" for c in "abcdef"]], ImportOptions())
+    with pytest.raises(errors.ImportInterrupted) as interrupted:
+        imports.import_now(laned, account.console_id, list_id, rows, ImportOptions())
+    process_id = interrupted.value.process_id
+    stopped = _process(engine, account)
+
+    cancelled = imports.cancel_now(deps, account.console_id, process_id)
+
+    assert stopped is not None and stopped.lanes_done[0] == 0
+    assert stopped.lanes_done[1] in (4, 6, 7)  # two batches, or the one it was merging too
+    assert (cancelled.status, cancelled.error) == (
+        ProcessStatus.FAILED, "cancelled from the command line: the rows after row 0 were not "
+        f"all merged (its lanes had merged up to rows 0, {stopped.lanes_done[1]})")
 
 
 def test_resume_and_cancel_leave_the_processes_of_workers_and_of_the_daily_sync_alone(
