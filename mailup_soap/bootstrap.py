@@ -26,8 +26,11 @@ from mailup_soap.web import Router, WsgiApp
 
 
 def build_deps(settings: Settings, pool_size: int = 5) -> Deps:
-    """Dependencies for one process (build it after fork: the engine owns connections)."""
-    engine = make_engine(settings.sqlalchemy_url, pool_size=pool_size)
+    """Dependencies for one process (build it after fork: the engine owns connections).
+    `pool_size`: the connections its threads use at once; one of them merging an import
+    uses one per lane (the others wait for a connection up to 30 s, then fail)."""
+    engine = make_engine(settings.sqlalchemy_url, pool_size=pool_size,
+                         max_overflow=5 + pool_size * (settings.import_lanes - 1))
     mailer = SmtpMailer(settings.smtp_host, settings.smtp_port, user=settings.smtp_user,
                         password=settings.smtp_password, starttls=settings.smtp_starttls)
     return Deps(uow=functools.partial(SqlAlchemyUnitOfWork, engine), hasher=Argon2Hasher(),
@@ -70,10 +73,11 @@ def build_wsgi_app(settings: Settings, deps: Deps | None = None) -> Router:
     return Router(routes)
 
 
-def build_job_app(settings: Settings) -> App:
+def build_job_app(settings: Settings, concurrency: int = 2) -> App:
+    """The procrastinate app of a worker running `concurrency` jobs at a time."""
     # procrastinate speaks psycopg 3; libpq takes the plain postgresql:// URL.
     app = App(connector=PsycopgConnector(conninfo=settings.database_url))
-    deps = functools.cache(lambda: build_deps(settings, pool_size=2))
+    deps = functools.cache(lambda: build_deps(settings, pool_size=concurrency))
     app.add_tasks_from(tasks.make_blueprint(deps, settings.sync_time),
                        namespace=tasks.NAMESPACE)
     return app

@@ -62,7 +62,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
 def cmd_worker(args: argparse.Namespace) -> int:
     settings = _settings()
     bootstrap.configure_logging(settings)
-    app = bootstrap.build_job_app(settings)
+    app = bootstrap.build_job_app(settings, args.concurrency)
 
     async def run() -> None:
         async with app.open_async():

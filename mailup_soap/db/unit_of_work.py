@@ -10,13 +10,14 @@ from mailup_soap.db import repositories as repos
 from mailup_soap.service_layer.unit_of_work import AbstractUnitOfWork
 
 
-def make_engine(url: str, pool_size: int = 5) -> Engine:
+def make_engine(url: str, pool_size: int = 5, max_overflow: int = 5) -> Engine:
     """Build an engine; call it after fork (gunicorn workers each build their own)."""
     # READ COMMITTED (PostgreSQL's default) is enough: writes that must not interleave take
     # row locks (the account row for id counters) instead of serializable retries.
     # pool_recycle instead of pool_pre_ping: a ping is one more round trip on every call
     # (measured by make bench); recycling hourly covers servers that drop idle connections.
-    return sa.create_engine(url, pool_size=pool_size, max_overflow=5, pool_recycle=3600)
+    return sa.create_engine(url, pool_size=pool_size, max_overflow=max_overflow,
+                            pool_recycle=3600)
 
 
 class SqlAlchemyUnitOfWork(AbstractUnitOfWork):

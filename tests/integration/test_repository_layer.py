@@ -1,6 +1,7 @@
 """Use cases on the real PostgreSQL: transactions, events, access keys, the job worker."""
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import datetime as dt
 import secrets
@@ -245,3 +246,17 @@ def test_the_worker_runs_the_periodic_access_key_purge(settings: Settings, deps:
             "'mailup:purge_expired_access_keys' order by id desc limit 1")).scalar_one()
     assert left == 0
     assert status == "succeeded"
+
+
+def test_a_process_has_a_connection_for_every_lane_of_every_import_it_runs_at_once(
+        settings: Settings) -> None:
+    """A worker running 3 jobs at a time, each merging an import in 8 lanes, holds 24
+    connections at once (the pool would otherwise make the 8th wait, then fail)."""
+    deps = bootstrap.build_deps(dataclasses.replace(settings, import_lanes=8), pool_size=3)
+
+    with contextlib.ExitStack() as held:
+        units = [held.enter_context(deps.uow()) for _ in range(3 * 8)]
+        backends = {u.imports.conn.execute(sa.text("SELECT pg_backend_pid()")).scalar_one()
+                    for u in units}
+
+    assert len(backends) == 24

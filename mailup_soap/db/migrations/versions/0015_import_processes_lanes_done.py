@@ -4,8 +4,9 @@ A large process is merged in lanes: its contacts are split by a hash of their ad
 each lane merges its share batch by batch on a connection of its own, so a process uses more
 than one core. Every contact belongs to one lane, so a contact's rows are still merged in
 row order. Each lane records how far it got (rows up to that row number), and `rows_done`
-is the least of them. NULL until the process's first run decides how many lanes it has;
-processes merged before this revision go on in one lane from their `rows_done`.
+is the least of them. NULL until the process's first run decides how many lanes it has; a
+process left half merged before this revision gets its lanes at its next run, each starting
+after its `rows_done`.
 
 import_processes.rows_by_number: how many valid rows give a contact by mobile number alone,
 counted as the rows are stored. Such a process merges in one lane (a row found by number
