@@ -1039,9 +1039,9 @@ def test_a_process_merged_in_two_lanes_ends_as_one_merged_in_one_lane(
     assert process.lanes_done == (23, 23)
     assert {lane for lane, _ in calls} == {0, 1}
     assert progress == sorted(progress) and progress[-1] == 23
-    assert _outcome(process) == _clean_run(laned, engine, contacts)[0]
-    assert _snapshot(engine, account.console_id, lst.id) == _clean_run(
-        laned, engine, contacts)[1]
+    outcome, snapshot = _clean_run(laned, engine, contacts)
+    assert _outcome(process) == outcome
+    assert _snapshot(engine, account.console_id, lst.id) == snapshot
     (_, _, _, final), new = contacts
     assert _recipients(engine, account.console_id)[new[0]].field1 == "N0 last"
     assert _statuses(engine, account.console_id, lst.id)[final] == "unsubscribed"
@@ -1103,8 +1103,9 @@ def test_a_worker_killed_in_one_lane_stops_the_other_and_the_retry_ends_like_a_c
     assert killed.status is ProcessStatus.RUNNING
     assert killed.lanes_done is not None and killed.lanes_done[1] == 3
     assert killed.rows_done == min(killed.lanes_done)
-    # lane 0 stopped after the batch it was merging: it went no further than its progress
-    assert max(low for lane, low in first_run if lane == 0) == killed.lanes_done[0] - 3
+    # lane 0 stopped after the batch it was merging (or at its end), which it committed
+    assert min(max(low for lane, low in first_run if lane == 0) + 3, 23) == (
+        killed.lanes_done[0])
     # the killed batch was rolled back, and the retry merged it first in its lane
     assert first_run.count((1, 3)) == 1
     assert next(c for c in calls[len(first_run):] if c[0] == 1) == (1, 3)

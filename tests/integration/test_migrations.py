@@ -27,16 +27,24 @@ def scratch_url(database_url: str) -> Iterator[str]:
     admin.dispose()
 
 
-def test_0014_holds_the_processes_of_send_message_nl_jobs_yet_to_run_for_their_delivery(
-        scratch_url: str) -> None:
-    upgrade(scratch_url, "0013")
+def _at(scratch_url: str, revision: str) -> sa.Engine:
+    """The scratch database at `revision`, with account 1 and its list 1."""
+    upgrade(scratch_url, revision)
     engine = sa.create_engine(scratch_url, poolclass=sa.pool.NullPool)
     with engine.begin() as conn:
         conn.execute(sa.text("""
             INSERT INTO accounts (id, console_host, status, name)
                 VALUES (1, 'one.example.com', 'active', 'one');
             INSERT INTO lists (account_id, id, name, guid)
-                VALUES (1, 1, 'list', gen_random_uuid());
+                VALUES (1, 1, 'list', gen_random_uuid())"""))
+    return engine
+
+
+def test_0014_holds_the_processes_of_send_message_nl_jobs_yet_to_run_for_their_delivery(
+        scratch_url: str) -> None:
+    engine = _at(scratch_url, "0013")
+    with engine.begin() as conn:
+        conn.execute(sa.text("""
             -- 1: a SendMessageNL for tomorrow; 2: one whose job is running; 3: an Import
             -- service process running; 4: a queued one
             INSERT INTO import_processes (id, account_id, list_id, status, options, started_at,
@@ -69,17 +77,12 @@ def test_0014_holds_the_processes_of_send_message_nl_jobs_yet_to_run_for_their_d
 
 def test_0015_goes_back_down_only_once_no_running_process_has_lanes_at_different_rows(
         scratch_url: str) -> None:
-    upgrade(scratch_url, "0014")
-    engine = sa.create_engine(scratch_url, poolclass=sa.pool.NullPool)
+    engine = _at(scratch_url, "0014")
     with engine.begin() as conn:
-        conn.execute(sa.text("""
-            INSERT INTO accounts (id, console_host, status, name)
-                VALUES (1, 'one.example.com', 'active', 'one');
-            INSERT INTO lists (account_id, id, name, guid)
-                VALUES (1, 1, 'list', gen_random_uuid());
-            INSERT INTO import_processes (id, account_id, list_id, status, options,
-                                          rows_staged, rows_done)
-                VALUES (1, 1, 1, 2, '{}', 300000, 100000), (2, 1, 1, 2, '{}', 300000, 0)"""))
+        conn.execute(sa.text(
+            "INSERT INTO import_processes (id, account_id, list_id, status, options, "
+            "rows_staged, rows_done) "
+            "VALUES (1, 1, 1, 2, '{}', 300000, 100000), (2, 1, 1, 2, '{}', 300000, 0)"))
     upgrade(scratch_url)
     with engine.begin() as conn:
         upgraded = conn.execute(sa.text(
