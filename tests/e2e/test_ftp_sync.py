@@ -4,6 +4,7 @@ bad files, duplicates, an interrupted run, TLS and confinement."""
 from __future__ import annotations
 
 import concurrent.futures
+import dataclasses
 import datetime as dt
 import ftplib
 import io
@@ -336,9 +337,13 @@ class WorkerKilled(BaseException):
     """What a SIGKILL looks like from inside: not an Exception, so nothing marks it failed."""
 
 
+@pytest.mark.parametrize("lanes", [1, 2])
 def test_a_sync_killed_mid_file_resumes_and_ends_like_one_clean_run(
-        site: FtpSite, deps: Deps, engine: sa.Engine, monkeypatch: pytest.MonkeyPatch) -> None:
+        site: FtpSite, deps: Deps, engine: sa.Engine, monkeypatch: pytest.MonkeyPatch,
+        lanes: int) -> None:
     monkeypatch.setattr(imports, "BATCH_ROWS", 2)
+    monkeypatch.setattr(imports, "LANE_MIN_ROWS", 0)
+    laned = dataclasses.replace(deps, import_lanes=lanes)
     subscribed = [_email(f"s{n}") for n in range(3)]
     lines = ["111|1|status", f"{subscribed[0]}|changed|", f"{_email('n1')}|new|",
              f"{subscribed[1]}||unsubscribe", "bad||", f"{subscribed[2]}||delete",
@@ -366,16 +371,21 @@ def test_a_sync_killed_mid_file_resumes_and_ends_like_one_clean_run(
 
     monkeypatch.setattr(bulk_import, "merge_batch", killed_during_the_second_batch)
     with pytest.raises(WorkerKilled):
-        daily_sync.sync_account(deps, killed_acc.console_id)
+        daily_sync.sync_account(laned, killed_acc.console_id)
     monkeypatch.setattr(bulk_import, "merge_batch", real_merge)
     assert "crm.csv" in _names(site, killed_login, f"import/{killed_list.id}")
+    [lanes_done] = _q(engine, "SELECT p.lanes_done FROM sync_files f JOIN import_processes p "
+                              "ON p.id = f.process_id WHERE f.account_id = :a",
+                      a=killed_acc.console_id)[0]
 
-    resumed = daily_sync.sync_account(deps, killed_acc.console_id)
-    clean_acc, clean_list, _ = prepared()
-    daily_sync.sync_account(deps, clean_acc.console_id)
+    resumed = daily_sync.sync_account(laned, killed_acc.console_id)
+    clean_acc, clean_list, _ = prepared()  # merged in one lane, in one go
+    daily_sync.sync_account(dataclasses.replace(deps, import_lanes=1), clean_acc.console_id)
 
     assert [r.outcome for r in resumed.files] == ["imported"]
-    assert calls == [(0, 2), (2, 4)]
+    assert len(lanes_done) == lanes
+    if lanes == 1:
+        assert calls == [(0, 2), (2, 4)]
     assert _state(engine, killed_acc.console_id, killed_list.id) == _state(
         engine, clean_acc.console_id, clean_list.id)
     assert _events(engine, killed_acc.console_id) == _events(engine, clean_acc.console_id)
