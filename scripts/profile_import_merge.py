@@ -75,8 +75,8 @@ def main() -> None:
     args = parser.parse_args()
     dsn = os.environ["DATABASE_URL"]
     deps = bootstrap.build_deps(load_settings(os.environ), pool_size=args.lists)
-    lanes = [staged(deps, dsn, args.rows // args.lists, args.existing // args.lists,
-                    args.chunk) for _ in range(args.lists)]
+    per_list = [staged(deps, dsn, args.rows // args.lists, args.existing // args.lists,
+                       args.chunk) for _ in range(args.lists)]
 
     totals: collections.defaultdict[str, list[float]] = collections.defaultdict(lambda: [0, 0.0])
     counting = threading.Lock()
@@ -102,7 +102,7 @@ def main() -> None:
 
     began = time.perf_counter()
     with ThreadPoolExecutor(args.lists) as pool:
-        list(pool.map(merged, lanes))
+        list(pool.map(merged, per_list))
     elapsed = time.perf_counter() - began
     where = "the list" if args.lists == 1 else f"its list, {args.lists} lists at once"
     print(f"merge of {args.rows:,} rows ({args.existing:,} already in {where}, processes of "

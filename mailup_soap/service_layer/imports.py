@@ -210,11 +210,7 @@ def run_process(deps: Deps, process_id: int,
         lanes = _lanes(deps, process_id)
         if isinstance(lanes, ProcessStatus):
             return lanes
-        report = _Progress(progress)
-        if lanes == 1:
-            ended = [_merge_lane(deps, process_id, 0, 1, report, threading.Event())]
-        else:
-            ended = _merge_lanes(deps, process_id, lanes, report)
+        ended = _merge_lanes(deps, process_id, lanes, _Progress(progress))
         stopped = [status for status in ended if status is not None]
         if stopped:
             return stopped[0]
@@ -276,11 +272,13 @@ class _Progress:
 
 def _merge_lanes(deps: Deps, process_id: int, lanes: int,
                  report: _Progress) -> list[ProcessStatus | None]:
-    """Lane 0 in this thread, the others in threads of their own. When one lane fails (or
-    this thread is interrupted: Ctrl-C), the others stop after the batch they are merging,
-    which commits whole; the error is raised once they have all stopped."""
+    """Lane 0 in this thread, the others in threads of their own (none for one lane). When
+    one lane fails (or this thread is interrupted: Ctrl-C), the others stop after the batch
+    they are merging, which commits whole; the error is raised once they have all stopped."""
     stop = threading.Event()
-    with ThreadPoolExecutor(lanes - 1, thread_name_prefix=f"import-{process_id}") as pool:
+    # A pool's threads start with the work submitted to it: one lane starts none.
+    with ThreadPoolExecutor(max(lanes - 1, 1),
+                            thread_name_prefix=f"import-{process_id}") as pool:
         others = [pool.submit(_merge_lane, deps, process_id, lane, lanes, report, stop)
                   for lane in range(1, lanes)]
         try:
