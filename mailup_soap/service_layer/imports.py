@@ -283,10 +283,10 @@ def _merge_lanes(deps: Deps, process_id: int, lanes: int,
                   for lane in range(1, lanes)]
         try:
             first = _merge_lane(deps, process_id, 0, lanes, report, stop)
-        except BaseException:
+            return [first, *(future.result() for future in others)]
+        except BaseException:  # also while waiting for the other lanes
             stop.set()
             raise
-        return [first, *(future.result() for future in others)]
 
 
 def _merge_lane(deps: Deps, process_id: int, lane: int, lanes: int, report: _Progress,

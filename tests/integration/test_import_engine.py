@@ -4,7 +4,9 @@ between batches."""
 from __future__ import annotations
 
 import dataclasses
+import os
 import secrets
+import signal
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -1171,3 +1173,28 @@ def test_a_lane_taken_by_another_runner_waits_for_it_while_the_other_lanes_go_on
     outcome, snapshot = _clean_run(laned, engine, contacts)
     assert _outcome(_process(laned, process_id)) == outcome
     assert _snapshot(engine, account.console_id, lst.id) == snapshot
+
+
+def test_ctrl_c_while_the_other_lanes_still_merge_stops_them_after_their_batch(
+        laned: Deps, engine: sa.Engine, account: AccountInfo,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """Lane 0 (this thread) is done and waits for lane 1 when Ctrl-C comes."""
+    _, process_id = _laned_scene(laned, engine, account, _contacts())
+
+    def ctrl_c_once_lane_0_is_done(lane: int, low: int) -> None:
+        if (lane, low) != (1, 0):
+            return
+        deadline = time.monotonic() + 10
+        while (_process(laned, process_id).lanes_done or (0,))[0] != 23:
+            assert time.monotonic() < deadline
+            time.sleep(0.02)
+        os.kill(os.getpid(), signal.SIGINT)
+        time.sleep(0.5)  # the main thread takes the signal meanwhile
+
+    _lane_calls(monkeypatch, ctrl_c_once_lane_0_is_done)
+    with pytest.raises(KeyboardInterrupt):
+        imports.run_process(laned, process_id)
+
+    stopped = _process(laned, process_id)
+    assert stopped.status is ProcessStatus.RUNNING
+    assert stopped.lanes_done == (23, 3)  # lane 1 committed the batch it was merging, no more
