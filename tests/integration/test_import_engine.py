@@ -1012,6 +1012,16 @@ def _clean_run(deps: Deps, engine: sa.Engine,
     return _outcome(process), _snapshot(engine, clean_account.console_id, lst.id)
 
 
+def _assert_ends_as_a_clean_run(deps: Deps, engine: sa.Engine, account: AccountInfo,
+                                lst: MailingList, process_id: int,
+                                contacts: tuple[tuple[str, ...], list[str]]) -> None:
+    """The process's outcome and the list's state are those of the scene merged in one lane,
+    in one go."""
+    outcome, snapshot = _clean_run(deps, engine, contacts)
+    assert _outcome(_process(deps, process_id)) == outcome
+    assert _snapshot(engine, account.console_id, lst.id) == snapshot
+
+
 def _lane_calls(monkeypatch: pytest.MonkeyPatch, before: Any = None) -> list[tuple[int, int]]:
     """(lane, low) of every batch merged from now on; `before(lane, low)` runs first."""
     real_merge, calls = bulk_import.merge_batch, []
@@ -1041,9 +1051,7 @@ def test_a_process_merged_in_two_lanes_ends_as_one_merged_in_one_lane(
     assert process.lanes_done == (23, 23)
     assert {lane for lane, _ in calls} == {0, 1}
     assert progress == sorted(progress) and progress[-1] == 23
-    outcome, snapshot = _clean_run(laned, engine, contacts)
-    assert _outcome(process) == outcome
-    assert _snapshot(engine, account.console_id, lst.id) == snapshot
+    _assert_ends_as_a_clean_run(laned, engine, account, lst, process_id, contacts)
     (_, _, _, final), new = contacts
     assert _recipients(engine, account.console_id)[new[0]].field1 == "N0 last"
     assert _statuses(engine, account.console_id, lst.id)[final] == "unsubscribed"
@@ -1111,9 +1119,7 @@ def test_a_worker_killed_in_one_lane_stops_the_other_and_the_retry_ends_like_a_c
     # the killed batch was rolled back, and the retry merged it first in its lane
     assert first_run.count((1, 3)) == 1
     assert next(c for c in calls[len(first_run):] if c[0] == 1) == (1, 3)
-    outcome, snapshot = _clean_run(laned, engine, contacts)
-    assert _outcome(_process(laned, process_id)) == outcome
-    assert _snapshot(engine, account.console_id, lst.id) == snapshot
+    _assert_ends_as_a_clean_run(laned, engine, account, lst, process_id, contacts)
 
 
 def test_a_lane_that_fails_fails_the_process_once_the_other_lane_stopped(
@@ -1170,9 +1176,7 @@ def test_a_lane_taken_by_another_runner_waits_for_it_while_the_other_lanes_go_on
     assert progress_while_taken == (0, 23)
     assert status is ProcessStatus.COMPLETED
     assert sorted(calls) == sorted({(lane, low) for lane in (0, 1) for low in range(0, 23, 3)})
-    outcome, snapshot = _clean_run(laned, engine, contacts)
-    assert _outcome(_process(laned, process_id)) == outcome
-    assert _snapshot(engine, account.console_id, lst.id) == snapshot
+    _assert_ends_as_a_clean_run(laned, engine, account, lst, process_id, contacts)
 
 
 def test_ctrl_c_while_the_other_lanes_still_merge_stops_them_after_their_batch(
