@@ -7,7 +7,9 @@ holds EXISTING of them.
 In the same run, a raw COPY of the same rows into a bare table. Prints rows/s of both, the
 ratio, the worker's peak memory (VmHWM of its process), and the CPU time the whole machine
 was busy meanwhile (server, worker, PostgreSQL and this client alike), which bounds what
-more cores or more overlap could gain.
+more cores or more overlap could gain. Then the floor of the same import
+(scripts/import_floor.py: the steps any implementation must take, bare) and how many times
+its CPU time the real import took.
 
     DATABASE_URL=... .venv/bin/python scripts/bench_import.py [--rows 1000000] [--existing 200000]
         [--start-each] [--senders 2]
@@ -211,6 +213,8 @@ def main() -> None:
         worker.wait(30)
         server.stop()
     raw = raw_copy(dsn, args.rows)
+    import import_floor  # here: it imports this module's helpers
+    floor_steps = import_floor.measure(dsn, args.rows, args.existing, args.chunk)
     lanes = load_settings(os.environ).import_lanes
     print(f"import via mailup-soap (SOAP + worker merging in {lanes} lane(s), "
           f"{args.existing:,} already in the list): "
@@ -226,6 +230,8 @@ def main() -> None:
     print(f"raw COPY of the same rows into a bare table: {args.rows / raw:,.0f} rows/s")
     print(f"ratio mailup-soap / raw COPY: {raw / elapsed:.3f}")
     print(f"worker peak memory (VmHWM): {memory:.0f} MB")
+    floor = import_floor.report(floor_steps, args.rows)
+    print(f"mailup-soap's CPU time / the floor's: {busy / floor:.2f}")
 
 
 if __name__ == "__main__":
