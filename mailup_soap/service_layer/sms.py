@@ -56,11 +56,16 @@ def _subject(raw: str | None) -> str:
     return subject[:500]
 
 
+def _lock(delivery_id: int) -> str:
+    """The procrastinate lock of an SMS delivery's jobs: one at a time, in order."""
+    return f"sms-delivery-{delivery_id}"
+
+
 def _defer(uow: AbstractUnitOfWork, delivery: model.SmsDelivery, deps: Deps) -> None:
     now = deps.clock.now()
     uow.jobs.defer(SMS_TASK, SMS_QUEUE, {"delivery_id": delivery.id},
                    at=delivery.scheduled_at if delivery.scheduled_at > now else None,
-                   lock=f"sms-delivery-{delivery.id}")
+                   lock=_lock(delivery.id))
 
 
 def _queue(uow: AbstractUnitOfWork, delivery_id: int, when: dt.datetime,
@@ -68,7 +73,7 @@ def _queue(uow: AbstractUnitOfWork, delivery_id: int, when: dt.datetime,
     """Queue the delivery's job for `when`, moving its waiting job if it has one: procrastinate
     runs a lock's jobs in creation order, so a new one would wait behind the old one."""
     uow.jobs.defer_or_move(SMS_TASK, SMS_QUEUE, {"delivery_id": delivery_id},
-                           at=when if when > now else None, lock=f"sms-delivery-{delivery_id}")
+                           at=when if when > now else None, lock=_lock(delivery_id))
 
 
 def _own_sms(uow: AbstractUnitOfWork, caller: Caller, list_id: int, sms_id: int) -> model.Sms:
