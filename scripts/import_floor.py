@@ -79,50 +79,52 @@ def measure(dsn: str, rows: int, existing: int, chunk: int = 25_000) -> list[Ste
         conn.autocommit = True
         cur.execute(f"DROP SCHEMA IF EXISTS {SCHEMA} CASCADE")
         cur.execute(f"CREATE SCHEMA {SCHEMA}")
-        for table in ("import_rows", "recipients", "subscriptions", "events"):
-            cur.execute(f"CREATE TABLE {SCHEMA}.{table} (LIKE public.{table} INCLUDING ALL)")
-        cur.execute(f"SET search_path = {SCHEMA}")
-        cur.execute("SET work_mem = '256MB'")
-        cur.execute("INSERT INTO recipients (id, account_id, email, field1) "
-                    "SELECT n, 1, 'user' || n || '@bench.example', 'Old' || n "
-                    "FROM generate_series(0, %s - 1) n", (existing,))
-        cur.execute("INSERT INTO subscriptions (account_id, list_id, recipient_id, status) "
-                    "SELECT 1, 1, id, 'subscribed' FROM recipients")
-        cur.execute("CHECKPOINT")
-        cur.execute("VACUUM ANALYZE recipients, subscriptions")
-        staged.seek(0)
+        try:
+            for table in ("import_rows", "recipients", "subscriptions", "events"):
+                cur.execute(f"CREATE TABLE {SCHEMA}.{table} (LIKE public.{table} INCLUDING ALL)")
+            cur.execute(f"SET search_path = {SCHEMA}")
+            cur.execute("SET work_mem = '256MB'")
+            cur.execute("INSERT INTO recipients (id, account_id, email, field1) "
+                        "SELECT n, 1, 'user' || n || '@bench.example', 'Old' || n "
+                        "FROM generate_series(0, %s - 1) n", (existing,))
+            cur.execute("INSERT INTO subscriptions (account_id, list_id, recipient_id, status) "
+                        "SELECT 1, 1, id, 'subscribed' FROM recipients")
+            cur.execute("CHECKPOINT")
+            cur.execute("VACUUM ANALYZE recipients, subscriptions")
+            staged.seek(0)
 
-        def run(name: str, sql: str) -> None:
-            _timed(steps, name, lambda: cur.execute(sql))
+            def run(name: str, sql: str) -> None:
+                _timed(steps, name, lambda: cur.execute(sql))
 
-        def copy() -> None:
-            cur.copy_expert("COPY import_rows (process_id, row_no, email, field1, field2, "
-                            "field3, field4, field5) FROM STDIN", staged)
+            def copy() -> None:
+                cur.copy_expert("COPY import_rows (process_id, row_no, email, field1, field2, "
+                                "field3, field4, field5) FROM STDIN", staged)
 
-        _timed(steps, "stage: COPY into import_rows", copy)
-        run("look up each row's recipient by email",
-            "CREATE UNLOGGED TABLE found AS SELECT i.row_no, (SELECT r.id FROM recipients r "
-            "WHERE r.account_id = 1 AND r.email IS NOT NULL AND lower(r.email) = "
-            "lower(i.email)) AS id FROM import_rows i")
-        run("insert the new recipients",
-            "INSERT INTO recipients (id, account_id, email, field1, field2, field3, field4, "
-            "field5) SELECT 1000000000 + i.row_no, 1, i.email, i.field1, i.field2, i.field3, "
-            "i.field4, i.field5 FROM found f JOIN import_rows i USING (row_no) "
-            "WHERE f.id IS NULL")
-        run("update the existing recipients' fields",
-            "UPDATE recipients r SET field1 = i.field1, field2 = i.field2, field3 = i.field3, "
-            "field4 = i.field4, field5 = i.field5, updated_at = now() "
-            "FROM found f JOIN import_rows i USING (row_no) WHERE r.id = f.id")
-        run("insert the new subscriptions",
-            "INSERT INTO subscriptions (account_id, list_id, recipient_id, status, "
-            "subscribed_at) SELECT 1, 1, 1000000000 + row_no, 'subscribed', now() "
-            "FROM found WHERE id IS NULL")
-        run("insert their events",
-            "INSERT INTO events (account_id, list_id, recipient_id, type, source, email, "
-            "occurred_at) SELECT 1, 1, 1000000000 + f.row_no, 'subscription_confirmed', "
-            "'import', i.email, now() FROM found f JOIN import_rows i USING (row_no) "
-            "WHERE f.id IS NULL")
-        cur.execute(f"DROP SCHEMA {SCHEMA} CASCADE")
+            _timed(steps, "stage: COPY into import_rows", copy)
+            run("look up each row's recipient by email",
+                "CREATE UNLOGGED TABLE found AS SELECT i.row_no, (SELECT r.id FROM recipients r "
+                "WHERE r.account_id = 1 AND r.email IS NOT NULL AND lower(r.email) = "
+                "lower(i.email)) AS id FROM import_rows i")
+            run("insert the new recipients",
+                "INSERT INTO recipients (id, account_id, email, field1, field2, field3, field4, "
+                "field5) SELECT 1000000000 + i.row_no, 1, i.email, i.field1, i.field2, i.field3, "
+                "i.field4, i.field5 FROM found f JOIN import_rows i USING (row_no) "
+                "WHERE f.id IS NULL")
+            run("update the existing recipients' fields",
+                "UPDATE recipients r SET field1 = i.field1, field2 = i.field2, field3 = i.field3, "
+                "field4 = i.field4, field5 = i.field5, updated_at = now() "
+                "FROM found f JOIN import_rows i USING (row_no) WHERE r.id = f.id")
+            run("insert the new subscriptions",
+                "INSERT INTO subscriptions (account_id, list_id, recipient_id, status, "
+                "subscribed_at) SELECT 1, 1, 1000000000 + row_no, 'subscribed', now() "
+                "FROM found WHERE id IS NULL")
+            run("insert their events",
+                "INSERT INTO events (account_id, list_id, recipient_id, type, source, email, "
+                "occurred_at) SELECT 1, 1, 1000000000 + f.row_no, 'subscription_confirmed', "
+                "'import', i.email, now() FROM found f JOIN import_rows i USING (row_no) "
+                "WHERE f.id IS NULL")
+        finally:
+            cur.execute(f"DROP SCHEMA {SCHEMA} CASCADE")
     return steps
 
 
