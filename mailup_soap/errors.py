@@ -119,12 +119,6 @@ class InvalidOption(InvalidArgument):
         self.key = key
 
 
-class OperationNotImplemented(MailUpError):
-    def __init__(self, operation: str) -> None:
-        super().__init__(f"{operation} is not implemented yet")
-        self.operation = operation
-
-
 class IpNotRegistered(MailUpError):
     """The frontend endpoints answer only registered addresses (WSActivation.aspx)."""
 

@@ -419,3 +419,5 @@ tracking_events = sa.Table(
 )
 sa.Index("tracking_events_delivery_idx", tracking_events.c.account_id,
          tracking_events.c.delivery_id)
+sa.Index("tracking_events_recipient_idx", tracking_events.c.account_id,
+         tracking_events.c.recipient_id)  # ReportByUser (migration 0016)

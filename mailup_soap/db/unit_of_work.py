@@ -4,7 +4,14 @@ from __future__ import annotations
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
-from mailup_soap.db import export_repos, import_repos, sending_repos, sms_repos, sync_repos
+from mailup_soap.db import (
+    export_repos,
+    import_repos,
+    report_repos,
+    sending_repos,
+    sms_repos,
+    sync_repos,
+)
 from mailup_soap.db import lifecycle_repos as lrepos
 from mailup_soap.db import repositories as repos
 from mailup_soap.service_layer.unit_of_work import AbstractUnitOfWork
@@ -46,6 +53,7 @@ class SqlAlchemyUnitOfWork(AbstractUnitOfWork):
         self.sending = sending_repos.SendingRepository(conn)
         self.sms = sms_repos.SmsRepository(conn)
         self.exports = export_repos.ExportRepository(conn)
+        self.reports = report_repos.ReportRepository(conn)
         return self
 
     def __exit__(self, *args: object) -> None:

@@ -12,6 +12,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from types import TracebackType
 
 from mailup_soap.domain import messages as msg
+from mailup_soap.domain import reports
 from mailup_soap.domain import sms as sms_model
 from mailup_soap.domain.import_readers import StagedRow
 from mailup_soap.domain.imports import ImportOptions, ImportProcess, ProcessStatus
@@ -372,6 +373,28 @@ class ExportRepository(abc.ABC):
         """False when there was no such profile."""
 
 
+class ReportRepository(abc.ABC):
+    """The opens and clicks of a list's email messages (spec 5). `message_id` None: every
+    message of the list."""
+
+    @abc.abstractmethod
+    def by_message(self, account_id: int, list_id: int,
+                   message_id: int | None) -> reports.MessageReport:
+        """Clicks by link (the most clicked first) and opens, each with its count per
+        address (the most active first)."""
+
+    @abc.abstractmethod
+    def subscriber(self, account_id: int, list_id: int,
+                   email: str) -> reports.Subscriber | None:
+        """The recipient with this address (case-insensitive) as the list knows them; None
+        when nobody has it or they are not in the list."""
+
+    @abc.abstractmethod
+    def hits(self, account_id: int, list_id: int, recipient_id: int,
+             message_id: int | None) -> list[reports.Hit]:
+        """The recipient's opens and clicks, oldest first."""
+
+
 @dataclasses.dataclass(frozen=True)
 class FtpUser:
     username: str
@@ -610,6 +633,7 @@ class AbstractUnitOfWork(abc.ABC):
     sms: SmsRepository
     sync_files: SyncFileRepository
     exports: ExportRepository
+    reports: ReportRepository
 
     def __enter__(self) -> AbstractUnitOfWork:
         return self

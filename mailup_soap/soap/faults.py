@@ -66,9 +66,5 @@ def import_code(error: errors.MailUpError, base: int) -> int:
     return base - relative if relative is not None else base
 
 
-def not_implemented(error: errors.OperationNotImplemented) -> Fault:
-    return Fault("Server.NotImplemented", str(error))
-
-
 def internal_error() -> Fault:
     return Fault("Server", "Internal Error")

@@ -1,8 +1,6 @@
 """WSMailUpImport: all nine operations (lists, groups, users and import processes)."""
 from __future__ import annotations
 
-import datetime as dt
-
 from lxml import etree
 from lxml.builder import E
 
@@ -63,11 +61,6 @@ def _start_process(deps: Deps, cred: Credentials, idList: int, listGUID: str | N
     return Result()
 
 
-def _italian(when: dt.datetime | None) -> str:
-    """MailUp's Italian-locale dates: 30/10/2012 15.39.12."""
-    return when.strftime("%d/%m/%Y %H.%M.%S") if when else ""
-
-
 def _dotnet(flag: bool) -> str:
     return "True" if flag else "False"
 
@@ -77,7 +70,8 @@ def process_element(process: ImportProcess) -> etree._Element:
     c = process.counts
     confirm = process.options.confirm_email
     return E.ImportProcess(
-        E.StartDate(_italian(process.started_at)), E.EndDate(_italian(process.ended_at)),
+        E.StartDate(payloads.italian_date(process.started_at)),
+        E.EndDate(payloads.italian_date(process.ended_at)),
         E.TotalContacts(str(c.total)), E.NewMobile(str(c.new_mobile)),
         E.NewEmail(str(c.new_email)), E.OptOutMobile(str(c.opt_out_mobile)),
         E.OptOutEmail(str(c.opt_out_email)), E.ExistingMobile(str(c.existing_mobile)),

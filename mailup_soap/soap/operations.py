@@ -32,7 +32,7 @@ class Style(enum.Enum):
 class Op:
     name: str
     params: Params
-    handler: Handler | None = None  # None: answered with Server.NotImplemented for now
+    handler: Handler
     returns: Any = ResultString
     root: str | None = None  # result document root; default <Name>Result
     # Send CreateList / GetListIdentity / GetFields: <Error> on error, no errorCode on success
@@ -44,8 +44,6 @@ def invoke(style: Style, op: Op, deps: Deps, header: Any, args: Sequence[Any],
            cred: Credentials | None = None) -> Any:
     """Run one operation: credentials out of the call (unless given), handler, result or
     error document."""
-    if op.handler is None:
-        raise faults.not_implemented(errors.OperationNotImplemented(op.name))
     kwargs = {name: value for (name, _), value in zip(op.params, args, strict=True)}
     if cred is not None:
         pass
@@ -56,8 +54,6 @@ def invoke(style: Style, op: Op, deps: Deps, header: Any, args: Sequence[Any],
     root = op.root or f"{op.name}Result"
     try:
         outcome = op.handler(deps, cred, **kwargs)
-    except errors.OperationNotImplemented as exc:
-        raise faults.not_implemented(exc) from None
     except errors.MailUpError as exc:
         return _error(style, op, root, exc)
     except Exception:

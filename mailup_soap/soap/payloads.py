@@ -58,6 +58,21 @@ def nl_lists_element(items: Iterable[ListWithGroups]) -> etree._Element:
         for item in items])
 
 
+def _utc(when: dt.datetime) -> dt.datetime:
+    # Whatever the database session's time zone, results say UTC.
+    return when.astimezone(dt.UTC) if when.tzinfo is not None else when
+
+
+def italian_date(when: dt.datetime | None) -> str:
+    """MailUp's Italian-locale dates, in UTC: 30/10/2012 15.39.12."""
+    return f"{_utc(when):%d/%m/%Y %H.%M.%S}" if when else ""
+
+
+def english_date(when: dt.datetime | None) -> str:
+    """The dates of Send / Report results, in UTC: 2012-10-30 15:39:12."""
+    return f"{_utc(when):%Y-%m-%d %H:%M:%S}" if when else ""
+
+
 def delivery_figures(d: Progress, now: dt.datetime) -> list[etree._Element]:
     """The counters of GetNewsletterDeliveryStatus / GetSMSDeliveryStatus (spec 3.1), after
     the ids and the status: details, toSend, toBeSent, progress, estimatedTime."""

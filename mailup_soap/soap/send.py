@@ -8,7 +8,7 @@ from typing import Any
 from lxml import etree
 from lxml.builder import E
 
-from mailup_soap.domain.messages import Delivery, Message
+from mailup_soap.domain.messages import Delivery
 from mailup_soap.errors import AuthenticationError, ImportAlreadyRunning, MailUpError
 from mailup_soap.service_layer import lists, sending
 from mailup_soap.service_layer.deps import Credentials, Deps
@@ -79,11 +79,7 @@ def _newsletters(deps: Deps, cred: Credentials, listID: int,
     found = sending.newsletters(deps, cred, listID, include_clones)
     return Result([E.list(E.listID(str(listID)), E.newsletters(*[
         E.newsletter(E.newsletterID(str(m.id)), E.subject(m.subject), E.note(m.note),
-                     E.creationdate(_date(m))) for m in found]))])
-
-
-def _date(message: Message) -> str:
-    return f"{message.created_at:%Y-%m-%d %H:%M:%S}" if message.created_at else ""
+                     E.creationdate(payloads.english_date(m.created_at))) for m in found]))])
 
 
 def _newsletter_code(deps: Deps, cred: Credentials, listID: int, newsletterID: int,
@@ -129,7 +125,7 @@ def _templates(deps: Deps, cred: Credentials, listID: int) -> Result:
     found = sending.templates(deps, cred, listID)
     return Result([E.list(E.listID(str(listID)), E.templates(*[
         E.template(E.templateID(str(m.id)), E.subject(m.subject), E.note(m.note),
-                   E.creationdate(_date(m))) for m in found]))])
+                   E.creationdate(payloads.english_date(m.created_at))) for m in found]))])
 
 
 def _credit(value: int | None) -> str:
@@ -272,7 +268,6 @@ OPERATIONS = [
     Op("DeleteList", [KEY, ("listId", Int), ("autoId", String)], _delete_list, root="DeleteList"),
     Op("DeleteList_st", [KEY, ("listId", Int), ("autoId", String)], _delete_list,
        root="DeleteList_st"),
-    # Implemented by the Send issue; until then they answer Server.NotImplemented.
     Op("GetCredits", [KEY], _credits),
     Op("GetCreditsLists", [KEY, ("idList", Int)], _credits_lists),
     Op("GetUserAccess", [("userId", Int), KEY], _user_access),

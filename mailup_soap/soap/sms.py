@@ -29,13 +29,9 @@ def _texts(options: object) -> list[tuple[str, str]]:
     return [(k.strip().lower(), "" if v is None else str(v)) for k, v in option_pairs(options)]
 
 
-def _date(when: dt.datetime | None) -> str:
-    return f"{when:%Y-%m-%d %H:%M:%S}" if when else ""
-
-
 def _message(m: Sms) -> etree._Element:
     return E.sms(E.smsID(str(m.id)), E.subject(m.subject), E.text(m.text), E.note(m.note),
-                 E.creationdate(_date(m.created_at)))
+                 E.creationdate(payloads.english_date(m.created_at)))
 
 
 def status_element(d: SmsDelivery, now: dt.datetime) -> etree._Element:

@@ -1,8 +1,12 @@
-"""What the Send tests (email and SMS) share: options as zeep takes them, a new list, a
-subscriber written straight into the tables, queries, and the errorCode of a result."""
+"""What the Send and Report tests share: options as zeep takes them, a new list, a
+subscriber written straight into the tables, queries, the errorCode of a result, a
+message's HTML and a plain HTTP request (to follow the links inside it)."""
 from __future__ import annotations
 
+import email.message
+import http.client
 import secrets
+import urllib.parse
 from typing import Any
 
 import sqlalchemy as sa
@@ -43,3 +47,19 @@ def query(engine: sa.Engine, sql: str, **params: Any) -> list[sa.Row[Any]]:
 
 def code(doc: Any) -> int:
     return int(doc.findtext("errorCode"))
+
+
+def html_part(message: email.message.EmailMessage) -> str:
+    part = message.get_body(("html",))
+    assert part is not None
+    return str(part.get_content())
+
+
+def request(url: str, method: str = "GET", body: str = "") -> http.client.HTTPResponse:
+    parts = urllib.parse.urlsplit(url)
+    conn = http.client.HTTPConnection(parts.hostname or "", parts.port, timeout=10)
+    headers = {"Content-Type": "application/x-www-form-urlencoded"} if body else {}
+    conn.request(method, f"{parts.path}?{parts.query}", body=body or None, headers=headers)
+    response = conn.getresponse()
+    response.read()
+    return response

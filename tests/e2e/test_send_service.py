@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import dataclasses
 import email.message
-import http.client
 import re
 import secrets
 import urllib.parse
@@ -22,9 +21,11 @@ from mailup_soap.service_layer.ports import MailerError
 from tests.conftest import AccountInfo, SmtpSink, free_port, run_jobs
 from tests.e2e.conftest import ServiceFactory, login, parse
 from tests.e2e.send_helpers import code as _code
+from tests.e2e.send_helpers import html_part as _html
 from tests.e2e.send_helpers import new_list, subscribe
 from tests.e2e.send_helpers import options as _options
 from tests.e2e.send_helpers import query as _q
+from tests.e2e.send_helpers import request as _request
 
 pytestmark = pytest.mark.e2e
 
@@ -61,26 +62,10 @@ def _send(soap: ServiceFactory, key: str, list_id: int, newsletter_id: int,
                                              options=_options(**opts)))
 
 
-def _html(message: email.message.EmailMessage) -> str:
-    part = message.get_body(("html",))
-    assert part is not None
-    return str(part.get_content())
-
-
 def _text(message: email.message.EmailMessage) -> str:
     part = message.get_body(("plain",))
     assert part is not None
     return str(part.get_content())
-
-
-def _request(url: str, method: str = "GET", body: str = "") -> http.client.HTTPResponse:
-    parts = urllib.parse.urlsplit(url)
-    conn = http.client.HTTPConnection(parts.hostname or "", parts.port, timeout=10)
-    headers = {"Content-Type": "application/x-www-form-urlencoded"} if body else {}
-    conn.request(method, f"{parts.path}?{parts.query}", body=body or None, headers=headers)
-    response = conn.getresponse()
-    response.read()
-    return response
 
 
 def test_create_get_and_edit_a_newsletter(soap: ServiceFactory, account: AccountInfo) -> None:

@@ -240,14 +240,6 @@ def test_an_unknown_operation_is_a_client_fault(world: World) -> None:
     assert post(world.manage, body).fault(SOAP11) == "soap11env:Client.ResourceNotFound"
 
 
-def test_an_operation_not_implemented_yet_is_a_server_fault(world: World) -> None:
-    report = SoapEndpoint(SERVICES[3], world.deps, "http://127.0.0.1:8080", MAX_BODY)
-    body = envelope(f'<ReportByMessage xmlns="{SERVICES_NS}"><accessKey>k</accessKey>'
-                    "<listID>1</listID><messageID>1</messageID></ReportByMessage>")
-
-    assert post(report, body).fault(SOAP11) == "soap11env:Server.NotImplemented"
-
-
 @pytest.mark.parametrize("with_length", [True, False], ids=["Content-Length", "no length"])
 def test_a_body_over_the_size_limit_is_a_request_too_long_fault(
         world: World, with_length: bool) -> None:

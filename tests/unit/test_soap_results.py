@@ -1,6 +1,7 @@
 """Result envelopes and the error-code table, through `operations.invoke` with fake handlers."""
 from __future__ import annotations
 
+import datetime as dt
 import logging
 from typing import Any
 
@@ -11,7 +12,7 @@ from spyne import Fault
 
 from mailup_soap import errors
 from mailup_soap.service_layer.deps import AccessKey, Credentials, Deps, WsLogin
-from mailup_soap.soap import faults, results
+from mailup_soap.soap import faults, payloads, results
 from mailup_soap.soap.operations import Op, Style, invoke
 from mailup_soap.soap.results import Result
 from mailup_soap.soap.types import Int, String
@@ -220,23 +221,6 @@ def test_import_relative_codes_follow_the_operation_base() -> None:
     assert faults.import_code(errors.InvalidArgument("x", "y"), -600) == -600
 
 
-def test_an_operation_without_handler_is_a_not_implemented_fault() -> None:
-    op = Op("GetCredits", [("accessKey", String)])
-
-    with pytest.raises(Fault) as caught:
-        invoke(Style.ACCESS_KEY, op, fake_deps(), None, ["k"])
-
-    assert caught.value.faultcode == "Server.NotImplemented"
-
-
-def test_a_handler_raising_not_implemented_is_a_not_implemented_fault() -> None:
-    with pytest.raises(Fault) as caught:
-        _access_key(Recorder(errors.OperationNotImplemented("GetGroups")))
-
-    assert caught.value.faultcode == "Server.NotImplemented"
-    assert "GetGroups" in caught.value.faultstring
-
-
 def test_an_unexpected_exception_is_logged_and_answered_as_a_bare_server_fault(
         caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level(logging.ERROR, logger="mailup_soap.soap")
@@ -247,3 +231,11 @@ def test_an_unexpected_exception_is_logged_and_answered_as_a_bare_server_fault(
     assert (caught.value.faultcode, caught.value.faultstring) == ("Server", "Internal Error")
     assert "secret-detail" not in str(caught.value)
     assert "GetGroups" in caplog.text and "secret-detail" in caplog.text
+
+
+def test_result_dates_are_utc_whatever_the_database_sessions_time_zone() -> None:
+    rome = dt.datetime(2026, 3, 4, 6, 6, 7, tzinfo=dt.timezone(dt.timedelta(hours=1)))
+
+    assert payloads.italian_date(rome) == "04/03/2026 05.06.07"
+    assert payloads.english_date(rome) == "2026-03-04 05:06:07"
+    assert payloads.english_date(None) == ""

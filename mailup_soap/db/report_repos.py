@@ -1,0 +1,98 @@
+"""Read-side queries of the Report service's statistics. See
+`service_layer.unit_of_work.ReportRepository`."""
+from __future__ import annotations
+
+import itertools
+from typing import Any
+
+import sqlalchemy as sa
+
+from mailup_soap.db.repositories import _Repo
+from mailup_soap.domain import reports
+from mailup_soap.domain.model import PERSONAL_FIELD_COUNT, SubscriptionStatus
+from mailup_soap.service_layer import unit_of_work as uow
+
+# The tracking events of the list's email deliveries (of one message, or of all when :m is
+# NULL). Deliveries are few where events are many: the events are found through
+# tracking_events_delivery_idx, one index range per delivery.
+_LIST_EVENTS = """
+    FROM deliveries d
+    JOIN tracking_events te ON te.account_id = d.account_id AND te.delivery_id = d.id
+    WHERE d.account_id = :a AND d.list_id = :l AND d.channel = 'email'
+      AND (CAST(:m AS bigint) IS NULL OR d.message_id = :m)"""
+
+# Counts per address. The address is looked up per group by primary key (a LATERAL the
+# planner keeps): a removed recipient's events still count in the totals, with no address.
+_BY_EMAIL = f"""
+    SELECT counted.url, r.email, counted.n
+    FROM (SELECT te.url, te.recipient_id, count(*) AS n {_LIST_EVENTS} AND te.kind = :kind
+          GROUP BY te.url, te.recipient_id) AS counted
+    LEFT JOIN LATERAL (SELECT email FROM recipients
+                       WHERE account_id = :a AND id = counted.recipient_id OFFSET 0) AS r
+           ON true"""
+
+_SUBSCRIBER = f"""
+    SELECT r.id, r.email IS NOT NULL AS has_email, r.mobile_number IS NOT NULL AS has_mobile,
+           s.status, s.unsubscribe_reason, s.unsubscribed_at,
+           {', '.join(f'r.field{i}' for i in range(1, PERSONAL_FIELD_COUNT + 1))}
+    FROM recipients r
+    JOIN subscriptions s ON s.account_id = r.account_id AND s.list_id = :l
+                        AND s.recipient_id = r.id
+    WHERE r.account_id = :a AND lower(r.email) = lower(:e) AND r.email IS NOT NULL"""
+
+# One recipient's events, through tracking_events_recipient_idx (migration 0016).
+_HITS = """
+    SELECT te.kind, te.occurred_at, te.ip, te.url, d.message_id, m.subject
+    FROM tracking_events te
+    JOIN deliveries d ON d.account_id = te.account_id AND d.id = te.delivery_id
+    JOIN messages m ON m.account_id = d.account_id AND m.id = d.message_id
+    WHERE te.account_id = :a AND te.recipient_id = :r AND d.list_id = :l
+      AND d.channel = 'email' AND (CAST(:m AS bigint) IS NULL OR d.message_id = :m)
+    ORDER BY te.occurred_at, te.id"""
+
+
+def _per_email(rows: list[Any]) -> tuple[int, tuple[tuple[str, int], ...]]:
+    """The total of the rows' counts, and the counts of those with an address, the most
+    first (then by address)."""
+    total = sum(row.n for row in rows)
+    known = sorted(((row.email, row.n) for row in rows if row.email is not None),
+                   key=lambda pair: (-pair[1], pair[0]))
+    return total, tuple(known)
+
+
+class ReportRepository(_Repo, uow.ReportRepository):
+    def _counts(self, account_id: int, list_id: int, message_id: int | None,
+                kind: str) -> list[Any]:
+        return list(self.conn.execute(sa.text(_BY_EMAIL), {
+            "a": account_id, "l": list_id, "m": message_id, "kind": kind}))
+
+    def by_message(self, account_id: int, list_id: int,
+                   message_id: int | None) -> reports.MessageReport:
+        clicks = []
+        rows = sorted(self._counts(account_id, list_id, message_id, "click"),
+                      key=lambda row: row.url or "")
+        for url, group in itertools.groupby(rows, key=lambda row: row.url or ""):
+            total, by_email = _per_email(list(group))
+            clicks.append(reports.UrlClicks(url, total, by_email))
+        clicks.sort(key=lambda c: (-c.total, c.url))
+        opens_total, opens = _per_email(self._counts(account_id, list_id, message_id, "open"))
+        return reports.MessageReport(tuple(clicks), opens_total, opens)
+
+    def subscriber(self, account_id: int, list_id: int,
+                   email: str) -> reports.Subscriber | None:
+        row = self.conn.execute(sa.text(_SUBSCRIBER),
+                                {"a": account_id, "l": list_id, "e": email}).mappings().first()
+        if row is None:
+            return None
+        fields = {i: row[f"field{i}"] for i in range(1, PERSONAL_FIELD_COUNT + 1)
+                  if row[f"field{i}"] is not None}
+        return reports.Subscriber(row["id"], row["has_email"], row["has_mobile"],
+                                  SubscriptionStatus(row["status"]), row["unsubscribe_reason"],
+                                  row["unsubscribed_at"], fields)
+
+    def hits(self, account_id: int, list_id: int, recipient_id: int,
+             message_id: int | None) -> list[reports.Hit]:
+        rows = self.conn.execute(sa.text(_HITS), {"a": account_id, "l": list_id,
+                                                  "r": recipient_id, "m": message_id})
+        return [reports.Hit(row.occurred_at, row.ip or "", row.message_id, row.subject,
+                            row.url if row.kind == "click" else None) for row in rows]
