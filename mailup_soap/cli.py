@@ -426,11 +426,14 @@ def _webhook_parser(sub: Any) -> None:
 
 
 def cmd_inbound_mail(args: argparse.Namespace) -> int:
-    """For the MTA (e.g. a Postfix pipe transport for unsubscribe@<domain>): one message on
-    stdin. Exit 0 whatever the message holds, so the MTA never bounces it back."""
+    """For the MTA (e.g. a Postfix pipe transport for unsubscribe@<domain> and
+    bounces+*@<domain>): one message on stdin, a bounce when it came to a return path, else
+    a List-Unsubscribe mail. Exit 0 whatever the message holds, so the MTA never bounces it
+    back."""
     import email
     import email.policy
 
+    from mailup_soap.domain import bounces
     from mailup_soap.service_layer import tracking
 
     raw = sys.stdin.buffer.read(MAX_INBOUND_BYTES + 1)
@@ -438,6 +441,20 @@ def cmd_inbound_mail(args: argparse.Namespace) -> int:
         print("ignored: message too large")
         return 0
     message = email.message_from_bytes(raw, policy=email.policy.default)
+    to = str(args.recipient or message.get("X-Original-To") or message.get("Delivered-To")
+             or "").strip()
+    if to.lower().startswith("bounces+"):
+        kind = bounces.classify(message)
+        try:
+            done = tracking.record_bounce(_deps(), to, kind)
+        except errors.InvalidToken:
+            print("ignored: not a return path of this server")
+            return 0
+        print({bounces.Bounce.HARD: "hard bounce: " + ("unsubscribed" if done else
+                                                        "nothing to do (not subscribed)"),
+               bounces.Bounce.SOFT: "soft bounce: nothing changed",
+               bounces.Bounce.NONE: "ignored: no delivery status in the bounce"}[kind])
+        return 0
     try:
         done = tracking.unsubscribe_by_mail(_deps(), str(message.get("Subject", "")))
     except errors.InvalidToken:
@@ -521,8 +538,13 @@ def cmd_sync(args: argparse.Namespace) -> int:
 
 
 def _inbound_parser(sub: Any) -> None:
-    sub.add_parser("inbound-mail", help="a List-Unsubscribe mail on stdin (for your MTA): "
-                   "unsubscribes with reason 64").set_defaults(func=cmd_inbound_mail)
+    inbound = sub.add_parser("inbound-mail", help="one mail on stdin, for your MTA: a "
+                             "List-Unsubscribe mail (reason 64) or a bounce (a hard one: "
+                             "reason 8)")
+    inbound.add_argument("--recipient", default="",
+                         help="the envelope recipient (Postfix: ${original_recipient}); "
+                              "default: the X-Original-To or Delivered-To header")
+    inbound.set_defaults(func=cmd_inbound_mail)
 
 
 def _ftp_parser(sub: Any) -> None:

@@ -84,6 +84,7 @@ class SmtpSink:
 
     async def handle_DATA(self, server: object, session: object, envelope: Any) -> str:  # noqa: N802
         parsed = email.message_from_bytes(envelope.content, policy=email.policy.default)
+        parsed["Return-Path"] = f"<{envelope.mail_from}>"  # as an MTA's final delivery adds
         self.messages.append(parsed)  # type: ignore[arg-type]
         return "250 OK"
 

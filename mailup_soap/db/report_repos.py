@@ -32,7 +32,7 @@ _BY_EMAIL = f"""
            ON true"""
 
 _SUBSCRIBER = f"""
-    SELECT r.id, r.email IS NOT NULL AS has_email, r.mobile_number IS NOT NULL AS has_mobile,
+    SELECT r.id, r.mobile_number IS NOT NULL AS has_mobile,
            s.status, s.unsubscribe_reason, s.unsubscribed_at,
            {', '.join(f'r.field{i}' for i in range(1, PERSONAL_FIELD_COUNT + 1))}
     FROM recipients r
@@ -86,7 +86,7 @@ class ReportRepository(_Repo, uow.ReportRepository):
             return None
         fields = {i: row[f"field{i}"] for i in range(1, PERSONAL_FIELD_COUNT + 1)
                   if row[f"field{i}"] is not None}
-        return reports.Subscriber(row["id"], row["has_email"], row["has_mobile"],
+        return reports.Subscriber(row["id"], row["has_mobile"],
                                   SubscriptionStatus(row["status"]), row["unsubscribe_reason"],
                                   row["unsubscribed_at"], fields)
 

@@ -39,11 +39,9 @@ class Hit:
 
 @dataclasses.dataclass(frozen=True)
 class Subscriber:
-    """A recipient as one list sees them: None statuses where the list does not know them
-    by that channel."""
+    """A recipient found by email address, as one list sees them."""
 
     recipient_id: int
-    has_email: bool
     has_mobile: bool
     status: SubscriptionStatus
     reason: int | None
@@ -51,11 +49,8 @@ class Subscriber:
     fields: dict[int, str]
 
     @property
-    def email_status(self) -> SubscriptionStatus | None:
-        return self.status if self.has_email else None
-
-    @property
     def sms_status(self) -> SubscriptionStatus | None:
+        """None (not registered by SMS) without a mobile number."""
         return self.status if self.has_mobile else None
 
     @property

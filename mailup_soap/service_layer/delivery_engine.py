@@ -17,8 +17,8 @@ import time
 import urllib.parse
 from email.utils import format_datetime
 
+from mailup_soap.domain import bounces, tokens
 from mailup_soap.domain import messages as msg
-from mailup_soap.domain import tokens
 from mailup_soap.service_layer.deps import Deps
 from mailup_soap.service_layer.ports import MailerError, MailSession, RecipientRefused
 from mailup_soap.service_layer.tracking import TrackLink, track_url
@@ -167,4 +167,4 @@ def build_message(deps: Deps, delivery: msg.Delivery, message: msg.Message,
         ("X-MailUp-Delivery", str(delivery.id)),
     ]
     return (msg.mime(headers, text, html, f"=_{tag}"),
-            f"bounces+{delivery.id}-{addressee.recipient_id}@{domain}")
+            bounces.verp_address(deps.secret_key, delivery.id, addressee.recipient_id, domain))

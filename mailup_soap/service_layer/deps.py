@@ -38,7 +38,7 @@ class Deps:
     import_lanes: int = 2  # lanes a large import process merges in, at once
     send_per_second: int = 0  # per account; 0: no limit
     send_per_hour: int = 0  # per account, sliding hour; 0: no limit
-    bounce_domain: str = ""  # VERP return paths bounces+<delivery>-<recipient>@<domain>
+    bounce_domain: str = ""  # VERP return paths, see domain.bounces.verp_address
     sms_gateway: SmsGateway | None = None  # None: SMS sends are refused
     sms_sender: str = ""  # the default SMS sender id
     page_fetcher: PageFetcher | None = None  # URL messages

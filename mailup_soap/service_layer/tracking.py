@@ -1,5 +1,5 @@
 """The links inside delivered messages: signed click, open and unsubscribe URLs, what
-happens when they are followed, and List-Unsubscribe mails."""
+happens when they are followed, List-Unsubscribe mails, and bounces."""
 from __future__ import annotations
 
 import dataclasses
@@ -7,7 +7,7 @@ import re
 import urllib.parse
 
 from mailup_soap import errors
-from mailup_soap.domain import lifecycle, tokens
+from mailup_soap.domain import bounces, lifecycle, tokens
 from mailup_soap.domain.model import ChangeSource, UnsubscribeReason
 from mailup_soap.service_layer.deps import Deps
 from mailup_soap.service_layer.subscriptions import apply_step
@@ -94,7 +94,27 @@ def unsubscribe_by_mail(deps: Deps, subject: str) -> bool:
     return _unsubscribe(deps, link, UnsubscribeReason.LIST_UNSUBSCRIBE_MAIL)
 
 
-def _unsubscribe(deps: Deps, link: TrackLink, reason: UnsubscribeReason) -> bool:
+def record_bounce(deps: Deps, return_path: str, kind: bounces.Bounce) -> bool:
+    """A bounce sent back to a message's return path (`bounces.verp_address`): a hard one
+    unsubscribes the recipient from the message's list with reason 8, source Console (no
+    import or subscription brings them back); a soft one changes nothing. True when the
+    subscription changed; InvalidToken when the address is no return path of ours."""
+    found = bounces.read_verp(deps.secret_key, return_path)
+    if found is None:
+        raise errors.InvalidToken("not a return path of this server")
+    if kind is not bounces.Bounce.HARD:
+        return False
+    with deps.uow() as uow:
+        delivery = uow.sending.delivery(None, found[0])
+    if delivery is None:
+        return False
+    link = TrackLink(delivery.account_id, delivery.list_id, delivery.message_id, delivery.id,
+                     found[1])
+    return _unsubscribe(deps, link, UnsubscribeReason.HARD_BOUNCE, ChangeSource.CONSOLE)
+
+
+def _unsubscribe(deps: Deps, link: TrackLink, reason: UnsubscribeReason,
+                 source: ChangeSource = ChangeSource.RECIPIENT) -> bool:
     with deps.uow() as uow:
         lst = uow.lists.get(link.account_id, link.list_id)
         recipient = uow.recipients.get(link.account_id, link.recipient_id)
@@ -103,7 +123,7 @@ def _unsubscribe(deps: Deps, link: TrackLink, reason: UnsubscribeReason) -> bool
         state = uow.lifecycle.state(link.account_id, link.list_id, link.recipient_id)
         current = lifecycle.Current(state.status, state.reason) if state else None
         step = lifecycle.unsubscribe(current)
-        apply_step(uow, deps, lst, recipient, step, ChangeSource.RECIPIENT, reason=int(reason))
+        apply_step(uow, deps, lst, recipient, step, source, reason=int(reason))
         if step.outcome is lifecycle.Outcome.CHANGED:
             uow.sending.set_optout_message(link.account_id, link.list_id, link.recipient_id,
                                            link.message_id)

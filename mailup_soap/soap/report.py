@@ -108,7 +108,7 @@ def user_report(report: rep.UserReport, words: _Wording) -> list[etree._Element]
     no statistics (unsubscribed, not registered) gets no Clicks or Opens."""
     who = report.subscriber
     root, *names = words.channels
-    statuses = [words.statuses[who.email_status if who else None],
+    statuses = [words.statuses[who.status if who else None],
                 words.statuses[who.sms_status if who else None], "", "", ""]
     found = [E(root, *[E(name, text) for name, text in zip(names, statuses, strict=True)]),
              E.Bounce(words.date(who.last_bounce) if who else "")]
@@ -121,10 +121,9 @@ def user_report(report: rep.UserReport, words: _Wording) -> list[etree._Element]
         found.append(E.Opens(*[_hit("Open", h, words) for h in report.opens],
                              **{words.total: str(len(report.opens))}))
     fields_root, field, field_id, value = words.fields
-    values = who.fields if who else {}
-    found.append(E(fields_root, *[
-        etree.Element(field, {field_id: str(i), value: values.get(i, "")})
-        for i in range(1, PERSONAL_FIELD_COUNT + 1)] if who else []))
+    fields = [etree.Element(field, {field_id: str(i), value: who.fields.get(i, "")})
+              for i in range(1, PERSONAL_FIELD_COUNT + 1)] if who else []
+    found.append(E(fields_root, *fields))
     return found
 
 
