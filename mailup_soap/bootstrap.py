@@ -46,6 +46,7 @@ def build_deps(settings: Settings, pool_size: int = 5) -> Deps:
                 import_lanes=settings.import_lanes,
                 send_per_second=settings.send_per_second, send_per_hour=settings.send_per_hour,
                 bounce_domain=settings.bounce_domain,
+                soft_bounce_limit=settings.soft_bounce_limit,
                 sms_gateway=_sms_gateway(settings), sms_sender=settings.sms_sender,
                 page_fetcher=HttpPageFetcher(float(settings.fetch_timeout_seconds),
                                              settings.fetch_max_bytes,

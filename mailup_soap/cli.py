@@ -15,8 +15,9 @@ from sqlalchemy.exc import DBAPIError
 
 from mailup_soap import bootstrap, errors
 from mailup_soap.config import ConfigurationError, Settings, load_settings
+from mailup_soap.domain import bounces
 from mailup_soap.domain.model import AccountStatus
-from mailup_soap.service_layer import accounts, webhooks
+from mailup_soap.service_layer import accounts, tracking, webhooks
 
 if TYPE_CHECKING:
     from mailup_soap.domain.imports import ImportProcess
@@ -433,9 +434,6 @@ def cmd_inbound_mail(args: argparse.Namespace) -> int:
     import email
     import email.policy
 
-    from mailup_soap.domain import bounces
-    from mailup_soap.service_layer import tracking
-
     raw = sys.stdin.buffer.read(MAX_INBOUND_BYTES + 1)
     if len(raw) > MAX_INBOUND_BYTES:
         print("ignored: message too large")
@@ -444,16 +442,13 @@ def cmd_inbound_mail(args: argparse.Namespace) -> int:
     to = str(args.recipient or message.get("X-Original-To") or message.get("Delivered-To")
              or "").strip()
     if to.lower().startswith("bounces+"):
-        kind = bounces.classify(message)
+        verdict = bounces.classify(message)
         try:
-            done = tracking.record_bounce(_deps(), to, kind)
+            outcome = tracking.record_bounce(_deps(), to, verdict)
         except errors.InvalidToken:
             print("ignored: not a return path of this server")
             return 0
-        print({bounces.Bounce.HARD: "hard bounce: " + ("unsubscribed" if done else
-                                                        "nothing to do (not subscribed)"),
-               bounces.Bounce.SOFT: "soft bounce: nothing changed",
-               bounces.Bounce.NONE: "ignored: no delivery status in the bounce"}[kind])
+        print(_bounce_line(verdict.kind, outcome))
         return 0
     try:
         done = tracking.unsubscribe_by_mail(_deps(), str(message.get("Subject", "")))
@@ -465,6 +460,19 @@ def cmd_inbound_mail(args: argparse.Namespace) -> int:
 
 
 MAX_INBOUND_BYTES = 1 << 20
+
+
+def _bounce_line(kind: bounces.Bounce, outcome: tracking.BounceOutcome) -> str:
+    if kind is bounces.Bounce.NONE:
+        return "ignored: no delivery status in the bounce"
+    if not outcome.delivery_found:
+        return "ignored: the delivery no longer exists"
+    done = "unsubscribed" if outcome.unsubscribed else "nothing to do (not subscribed)"
+    if kind is bounces.Bounce.HARD:
+        return f"hard bounce: {done}"
+    if outcome.unsubscribed:
+        return f"soft bounce {outcome.soft_bounces}: unsubscribed (repeated soft bounces)"
+    return f"soft bounce {outcome.soft_bounces}: recorded"
 
 
 def cmd_ftp(args: argparse.Namespace) -> int:

@@ -58,6 +58,7 @@ class Settings:
     send_per_second: int = 0
     send_per_hour: int = 0
     bounce_domain: str = ""
+    soft_bounce_limit: int = 5
     # SMS: the HTTP gateway that takes {"from", "to", "text"} (none: SMS sends are refused),
     # its bearer token, the default sender id, and how long to wait for it.
     sms_gateway_url: str = ""
@@ -127,11 +128,16 @@ def _sync_time(environ: Mapping[str, str]) -> str:
 
 
 def _seconds(environ: Mapping[str, str], key: str, default: int) -> int:
+    return _count(environ, key, default, "a number of seconds")
+
+
+def _count(environ: Mapping[str, str], key: str, default: int,
+           what: str = "a whole number (0 or more)") -> int:
     raw = environ.get(PREFIX + key, "").strip()
     if not raw:
         return default
     if not raw.isdigit():
-        raise ConfigurationError(f"{PREFIX}{key} must be a number of seconds, got {raw!r}")
+        raise ConfigurationError(f"{PREFIX}{key} must be {what}, got {raw!r}")
     return int(raw)
 
 
@@ -194,6 +200,7 @@ def load_settings(environ: Mapping[str, str]) -> Settings:
         send_per_second=_seconds(environ, "SEND_PER_SECOND", 0),
         send_per_hour=_seconds(environ, "SEND_PER_HOUR", 0),
         bounce_domain=environ.get(PREFIX + "BOUNCE_DOMAIN", ""),
+        soft_bounce_limit=_count(environ, "SOFT_BOUNCE_LIMIT", Settings.soft_bounce_limit),
         sms_gateway_url=_sms_gateway_url(environ),
         sms_gateway_token=environ.get(PREFIX + "SMS_GATEWAY_TOKEN", ""),
         sms_sender=environ.get(PREFIX + "SMS_SENDER", "").strip(),

@@ -34,6 +34,9 @@ _BY_EMAIL = f"""
 _SUBSCRIBER = f"""
     SELECT r.id, r.mobile_number IS NOT NULL AS has_mobile,
            s.status, s.unsubscribe_reason, s.unsubscribed_at,
+           (SELECT max(b.occurred_at) FROM bounces b
+            JOIN deliveries d ON d.account_id = b.account_id AND d.id = b.delivery_id
+            WHERE b.account_id = :a AND b.recipient_id = r.id AND d.list_id = :l) AS bounced_at,
            {', '.join(f'r.field{i}' for i in range(1, PERSONAL_FIELD_COUNT + 1))}
     FROM recipients r
     JOIN subscriptions s ON s.account_id = r.account_id AND s.list_id = :l
@@ -88,7 +91,7 @@ class ReportRepository(_Repo, uow.ReportRepository):
                   if row[f"field{i}"] is not None}
         return reports.Subscriber(row["id"], row["has_mobile"],
                                   SubscriptionStatus(row["status"]), row["unsubscribe_reason"],
-                                  row["unsubscribed_at"], fields)
+                                  row["unsubscribed_at"], row["bounced_at"], fields)
 
     def hits(self, account_id: int, list_id: int, recipient_id: int,
              message_id: int | None) -> list[reports.Hit]:

@@ -28,6 +28,20 @@ _d = t.deliveries.c
 EMAIL = "email"  # the channel of this repository's messages and deliveries
 _EMAIL_MESSAGE = _m.channel == EMAIL
 _EMAIL_DELIVERY = _d.channel == EMAIL
+
+# Both lookups go through the recipient's index (bounces_recipient_idx,
+# tracking_events_recipient_idx): a recipient has few events where a list has many.
+_SOFT_BOUNCES = """
+    SELECT count(DISTINCT b.delivery_id)
+    FROM bounces b JOIN deliveries d ON d.account_id = b.account_id AND d.id = b.delivery_id
+    WHERE b.account_id = :a AND b.recipient_id = :r AND b.kind = 'soft' AND d.list_id = :l
+      AND b.occurred_at > GREATEST(
+          (SELECT max(te.occurred_at) FROM tracking_events te
+           JOIN deliveries td ON td.account_id = te.account_id AND td.id = te.delivery_id
+           WHERE te.account_id = :a AND te.recipient_id = :r AND td.list_id = :l),
+          (SELECT subscribed_at FROM subscriptions
+           WHERE account_id = :a AND list_id = :l AND recipient_id = :r),
+          '-infinity')"""
 _CREDITS = {"email": "email_credits", "sms": "sms_credits"}  # never caller text
 _FIELDS = ", ".join(f"r.field{i}" for i in range(1, PERSONAL_FIELD_COUNT + 1))
 
@@ -270,6 +284,16 @@ class SendingRepository(DeliveryStates, uow.SendingRepository):
         self.conn.execute(t.tracking_events.insert().values(
             account_id=account_id, delivery_id=delivery_id, recipient_id=recipient_id,
             kind=kind, url=url, ip=ip, occurred_at=now))
+
+    def add_bounce(self, account_id: int, delivery_id: int, recipient_id: int, kind: str,
+                   status: str, now: dt.datetime) -> None:
+        self.conn.execute(t.bounces.insert().values(
+            account_id=account_id, delivery_id=delivery_id, recipient_id=recipient_id,
+            kind=kind, status=status, occurred_at=now))
+
+    def soft_bounces(self, account_id: int, list_id: int, recipient_id: int) -> int:
+        return int(self.conn.execute(sa.text(_SOFT_BOUNCES), {
+            "a": account_id, "l": list_id, "r": recipient_id}).scalar_one())
 
     def credits(self, account_id: int) -> dict[str, int | None]:
         row = self.conn.execute(sa.select(t.accounts.c.email_credits, t.accounts.c.sms_credits)

@@ -421,3 +421,20 @@ sa.Index("tracking_events_delivery_idx", tracking_events.c.account_id,
          tracking_events.c.delivery_id)
 sa.Index("tracking_events_recipient_idx", tracking_events.c.account_id,
          tracking_events.c.recipient_id)  # ReportByUser (migration 0016)
+
+# Bounces read from the delivery status notifications sent back to a message's return path
+# (`mailup-soap inbound-mail`): soft ones are counted towards reason 512, and ReportByUser
+# dates the last one.
+bounces = sa.Table(
+    "bounces", metadata,
+    sa.Column("id", sa.BigInteger, sa.Identity(), primary_key=True),
+    sa.Column("account_id", sa.Integer, nullable=False),
+    sa.Column("delivery_id", sa.BigInteger, sa.ForeignKey("deliveries.id", ondelete="CASCADE"),
+              nullable=False),
+    sa.Column("recipient_id", sa.BigInteger, nullable=False),
+    sa.Column("kind", sa.Text, nullable=False),
+    sa.Column("status", sa.Text, nullable=False),  # the DSN's, e.g. 5.1.1
+    sa.Column("occurred_at", TS, nullable=False),
+    sa.CheckConstraint("kind in ('hard','soft')", name="bounces_kind_check"),
+)
+sa.Index("bounces_recipient_idx", bounces.c.account_id, bounces.c.recipient_id)

@@ -2,6 +2,7 @@
 status notification (RFC 3464) sent back to it says."""
 from __future__ import annotations
 
+import dataclasses
 import enum
 import hashlib
 import hmac
@@ -39,28 +40,35 @@ def read_verp(secret: str, address: str) -> tuple[int, int] | None:
 
 class Bounce(enum.Enum):
     HARD = "hard"  # a permanent failure (status 5.x.x): the address is unsubscribed
-    SOFT = "soft"  # a transient one (4.x.x, or delayed): nothing changes
+    SOFT = "soft"  # a transient one (4.x.x, or delayed): counted
     NONE = "none"  # not a delivery status notification, or one saying it was delivered
 
 
-_STATUS = re.compile(r"^\s*([245])\.\d{1,3}\.\d{1,3}")
+@dataclasses.dataclass(frozen=True)
+class Verdict:
+    kind: Bounce
+    status: str = ""  # the Status field it was read from, e.g. "5.1.1"
 
 
-def classify(message: Message) -> Bounce:
+_STATUS = re.compile(r"^\s*(([245])\.\d{1,3}\.\d{1,3})")
+
+
+def classify(message: Message) -> Verdict:
     """What a bounce says, read from its message/delivery-status part (RFC 3464): HARD when
     a recipient's Action is `failed` with a 5.x.x Status, SOFT for `delayed` or a 4.x.x one.
     A bounce without that part (free text, which every MTA words its own way) is NONE."""
-    found = Bounce.NONE
+    found = Verdict(Bounce.NONE)
     for part in message.walk():
         if part.get_content_type() != "message/delivery-status":
             continue
         for block in _status_blocks(part):
             action = block.get("action", "").strip().lower()
             status = _STATUS.match(block.get("status", ""))
-            if action == "failed" and status and status.group(1) == "5":
-                return Bounce.HARD
-            if action in ("failed", "delayed") or (status and status.group(1) == "4"):
-                found = Bounce.SOFT
+            code = status.group(1) if status else ""
+            if action == "failed" and code.startswith("5"):
+                return Verdict(Bounce.HARD, code)
+            if action in ("failed", "delayed") or code.startswith("4"):
+                found = Verdict(Bounce.SOFT, code)
     return found
 
 

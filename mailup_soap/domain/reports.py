@@ -46,6 +46,7 @@ class Subscriber:
     status: SubscriptionStatus
     reason: int | None
     unsubscribed_at: dt.datetime | None
+    bounced_at: dt.datetime | None  # the last bounce read back from the list's messages
     fields: dict[int, str]
 
     @property
@@ -55,7 +56,10 @@ class Subscriber:
 
     @property
     def last_bounce(self) -> dt.datetime | None:
-        """The date of an unsubscription for bounces: the only bounce this server learns."""
+        """The last bounce read back, else the date of an unsubscription for bounces (an
+        import or the FTP sync may give one, with no bounce of ours behind it)."""
+        if self.bounced_at is not None:
+            return self.bounced_at
         if self.status is SubscriptionStatus.UNSUBSCRIBED and self.reason in BOUNCE_REASONS:
             return self.unsubscribed_at
         return None

@@ -39,6 +39,7 @@ class Deps:
     send_per_second: int = 0  # per account; 0: no limit
     send_per_hour: int = 0  # per account, sliding hour; 0: no limit
     bounce_domain: str = ""  # VERP return paths, see domain.bounces.verp_address
+    soft_bounce_limit: int = 5  # soft bounces of a list's deliveries that unsubscribe (0: never)
     sms_gateway: SmsGateway | None = None  # None: SMS sends are refused
     sms_sender: str = ""  # the default SMS sender id
     page_fetcher: PageFetcher | None = None  # URL messages

@@ -11,6 +11,7 @@ from mailup_soap.domain import bounces, lifecycle, tokens
 from mailup_soap.domain.model import ChangeSource, UnsubscribeReason
 from mailup_soap.service_layer.deps import Deps
 from mailup_soap.service_layer.subscriptions import apply_step
+from mailup_soap.service_layer.unit_of_work import AbstractUnitOfWork
 
 TRACK_PATH = "/frontend/t"
 
@@ -94,38 +95,62 @@ def unsubscribe_by_mail(deps: Deps, subject: str) -> bool:
     return _unsubscribe(deps, link, UnsubscribeReason.LIST_UNSUBSCRIBE_MAIL)
 
 
-def record_bounce(deps: Deps, return_path: str, kind: bounces.Bounce) -> bool:
-    """A bounce sent back to a message's return path (`bounces.verp_address`): a hard one
-    unsubscribes the recipient from the message's list with reason 8, source Console (no
-    import or subscription brings them back); a soft one changes nothing. True when the
-    subscription changed; InvalidToken when the address is no return path of ours."""
+@dataclasses.dataclass(frozen=True)
+class BounceOutcome:
+    delivery_found: bool = True  # False: the delivery was deleted since (nothing recorded)
+    unsubscribed: bool = False
+    soft_bounces: int = 0  # a soft bounce: the recipient's count, this one included
+
+
+def record_bounce(deps: Deps, return_path: str, verdict: bounces.Verdict) -> BounceOutcome:
+    """A bounce sent back to a message's return path (`bounces.verp_address`), recorded with
+    its delivery. A hard one unsubscribes the recipient from the message's list with reason
+    8; a soft one does when it makes `deps.soft_bounce_limit` (`SendingRepository.
+    soft_bounces`), with reason 512. Source Console: the recipient did not ask. A verdict of
+    NONE records nothing. InvalidToken when the address is no return path of ours."""
     found = bounces.read_verp(deps.secret_key, return_path)
     if found is None:
         raise errors.InvalidToken("not a return path of this server")
-    if kind is not bounces.Bounce.HARD:
-        return False
+    if verdict.kind is bounces.Bounce.NONE:
+        return BounceOutcome()
     with deps.uow() as uow:
         delivery = uow.sending.delivery(None, found[0])
-    if delivery is None:
-        return False
-    link = TrackLink(delivery.account_id, delivery.list_id, delivery.message_id, delivery.id,
-                     found[1])
-    return _unsubscribe(deps, link, UnsubscribeReason.HARD_BOUNCE, ChangeSource.CONSOLE)
-
-
-def _unsubscribe(deps: Deps, link: TrackLink, reason: UnsubscribeReason,
-                 source: ChangeSource = ChangeSource.RECIPIENT) -> bool:
-    with deps.uow() as uow:
-        lst = uow.lists.get(link.account_id, link.list_id)
-        recipient = uow.recipients.get(link.account_id, link.recipient_id)
-        if lst is None or recipient is None:
-            return False
-        state = uow.lifecycle.state(link.account_id, link.list_id, link.recipient_id)
-        current = lifecycle.Current(state.status, state.reason) if state else None
-        step = lifecycle.unsubscribe(current)
-        apply_step(uow, deps, lst, recipient, step, source, reason=int(reason))
-        if step.outcome is lifecycle.Outcome.CHANGED:
-            uow.sending.set_optout_message(link.account_id, link.list_id, link.recipient_id,
-                                           link.message_id)
+        if delivery is None:
+            return BounceOutcome(delivery_found=False)
+        link = TrackLink(delivery.account_id, delivery.list_id, delivery.message_id,
+                         delivery.id, found[1])
+        uow.sending.add_bounce(link.account_id, link.delivery_id, link.recipient_id,
+                               verdict.kind.value, verdict.status, deps.clock.now())
+        count, reason = 0, UnsubscribeReason.HARD_BOUNCE
+        if verdict.kind is bounces.Bounce.SOFT:
+            count = uow.sending.soft_bounces(link.account_id, link.list_id, link.recipient_id)
+            reason = UnsubscribeReason.SOFT_BOUNCES
+        done = False
+        if verdict.kind is bounces.Bounce.HARD or 0 < deps.soft_bounce_limit <= count:
+            done = _unsubscribe_in(uow, deps, link, reason, ChangeSource.CONSOLE)
         uow.commit()
-        return step.outcome is lifecycle.Outcome.CHANGED
+    return BounceOutcome(unsubscribed=done, soft_bounces=count)
+
+
+def _unsubscribe(deps: Deps, link: TrackLink, reason: UnsubscribeReason) -> bool:
+    with deps.uow() as uow:
+        done = _unsubscribe_in(uow, deps, link, reason, ChangeSource.RECIPIENT)
+        uow.commit()
+        return done
+
+
+def _unsubscribe_in(uow: AbstractUnitOfWork, deps: Deps, link: TrackLink,
+                    reason: UnsubscribeReason, source: ChangeSource) -> bool:
+    """Unsubscribe inside the caller's unit of work; True when the subscription changed."""
+    lst = uow.lists.get(link.account_id, link.list_id)
+    recipient = uow.recipients.get(link.account_id, link.recipient_id)
+    if lst is None or recipient is None:
+        return False
+    state = uow.lifecycle.state(link.account_id, link.list_id, link.recipient_id)
+    current = lifecycle.Current(state.status, state.reason) if state else None
+    step = lifecycle.unsubscribe(current)
+    apply_step(uow, deps, lst, recipient, step, source, reason=int(reason))
+    if step.outcome is lifecycle.Outcome.CHANGED:
+        uow.sending.set_optout_message(link.account_id, link.list_id, link.recipient_id,
+                                       link.message_id)
+    return step.outcome is lifecycle.Outcome.CHANGED

@@ -531,6 +531,15 @@ class SendingRepository(DeliveryStates):
     def sent_since(self, account_id: int, since: dt.datetime) -> int: ...
 
     @abc.abstractmethod
+    def add_bounce(self, account_id: int, delivery_id: int, recipient_id: int, kind: str,
+                   status: str, now: dt.datetime) -> None: ...
+
+    @abc.abstractmethod
+    def soft_bounces(self, account_id: int, list_id: int, recipient_id: int) -> int:
+        """The list's deliveries that bounced softly for the recipient since they last
+        opened or clicked one of its messages, and since they subscribed."""
+
+    @abc.abstractmethod
     def track(self, account_id: int, delivery_id: int, recipient_id: int, kind: str,
               url: str | None, ip: str, now: dt.datetime) -> None: ...
 

@@ -11,6 +11,8 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from mailup_soap.config import Settings
+from tests.conftest import run_jobs
 from tests.e2e.conftest import ServiceFactory, parse
 
 
@@ -63,3 +65,19 @@ def request(url: str, method: str = "GET", body: str = "") -> http.client.HTTPRe
     response = conn.getresponse()
     response.read()
     return response
+
+
+def newsletter_sent(soap: ServiceFactory, key: str, list_id: int, subject: str, html: str,
+                    settings: Settings) -> int:
+    """A newsletter made and sent to the whole list from news@shop.example, delivered by
+    the send jobs before this returns; its id."""
+    created = parse(soap("Send").CreateNewsletter(accessKey=key, listID=list_id,
+                                                  subject=subject, type="HTML", content=html))
+    assert code(created) == 0, created
+    message_id = int(created.findtext("newsletterID") or 0)
+    sent = parse(soap("Send").SendNewsletter(
+        accessKey=key, listID=list_id, newsletterID=message_id,
+        options=options(send_to="ALL", from_email="news@shop.example")))
+    assert code(sent) == 0, sent
+    run_jobs(settings, "send")
+    return message_id

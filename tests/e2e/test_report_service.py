@@ -12,9 +12,16 @@ import pytest
 import sqlalchemy as sa
 
 from mailup_soap.config import Settings
-from tests.conftest import AccountInfo, SmtpSink, new_account, run_jobs
+from tests.conftest import AccountInfo, SmtpSink, new_account
 from tests.e2e.conftest import ServiceFactory, login, parse
-from tests.e2e.send_helpers import code, html_part, new_list, options, request, subscribe
+from tests.e2e.send_helpers import (
+    code,
+    html_part,
+    new_list,
+    newsletter_sent,
+    request,
+    subscribe,
+)
 
 pytestmark = pytest.mark.e2e
 
@@ -69,13 +76,7 @@ def sent(soap: ServiceFactory, account: AccountInfo, engine: sa.Engine, smtp: Sm
     ann, bob = _email("ann"), _email("bob")
     subscribe(engine, account.console_id, list_id, ann, "subscribed", "Ann", mobile="+393331234567")
     subscribe(engine, account.console_id, list_id, bob, "subscribed", "Bob")
-    message_id = _newsletter(soap, key, list_id, "Spring sale")
-    doc = parse(soap("Send").SendNewsletter(accessKey=key, listID=list_id,
-                                            newsletterID=message_id,
-                                            options=options(send_to="ALL",
-                                                            from_email="news@shop.example")))
-    assert code(doc) == 0, doc
-    run_jobs(server_settings, "send")
+    message_id = newsletter_sent(soap, key, list_id, "Spring sale", HTML, server_settings)
     pixel, sale, _ = _links(smtp, ann)
     _follow(pixel, 2)
     _follow(sale)
