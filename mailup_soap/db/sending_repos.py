@@ -285,6 +285,12 @@ class SendingRepository(DeliveryStates, uow.SendingRepository):
             account_id=account_id, delivery_id=delivery_id, recipient_id=recipient_id,
             kind=kind, url=url, ip=ip, occurred_at=now))
 
+    def clear_stats(self, account_id: int, message_id: int) -> None:
+        self.conn.execute(sa.text(
+            "DELETE FROM tracking_events te USING deliveries d "
+            "WHERE te.account_id = :a AND d.account_id = :a AND d.id = te.delivery_id "
+            "AND d.message_id = :m"), {"a": account_id, "m": message_id})
+
     def add_bounce(self, account_id: int, delivery_id: int, recipient_id: int, kind: str,
                    status: str, now: dt.datetime) -> None:
         self.conn.execute(t.bounces.insert().values(

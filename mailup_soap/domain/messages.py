@@ -74,6 +74,7 @@ class SendOptions:
     from_email: str = ""
     from_name: str = ""
     delivery_at: dt.datetime | None = None  # None: now
+    clear_stats: bool = False  # forget the opens and clicks of the message's earlier sends
 
 
 # Keyword-only: each channel's own fields come first and stay positional.
@@ -218,8 +219,7 @@ def send_options(pairs: Mapping[str, str]) -> SendOptions:
     send_to = SendTo(raw_to)
     if pairs.get("filters", "").strip():
         raise errors.InvalidArgument("filters", "recipient filters are not supported")
-    if "clear_stats" in pairs:
-        _bool("clear_stats", pairs["clear_stats"])
+    clear_stats = _bool("clear_stats", pairs["clear_stats"]) if "clear_stats" in pairs else False
     recipients: tuple[str, ...] = ()
     groups: tuple[int, ...] = ()
     if send_to is SendTo.RECIPIENTS:
@@ -245,7 +245,7 @@ def send_options(pairs: Mapping[str, str]) -> SendOptions:
     if any(c in from_name for c in "\r\n"):
         raise errors.InvalidArgument("from_name", "must be one line")
     return SendOptions(send_to, recipients, groups, _ids("exclude", pairs.get("exclude", "")),
-                       from_email, from_name, when)
+                       from_email, from_name, when, clear_stats)
 
 
 # -- making one recipient's message -------------------------------------------------------

@@ -234,6 +234,8 @@ def _deliver(uow: AbstractUnitOfWork, deps: Deps, account_id: int, list_id: int,
     when = max(opts.delivery_at or now, now)
     from_email = opts.from_email or lst.options.get("owneremail") or deps.mail_from
     from_name = opts.from_name or lst.options.get("nl_sendername") or lst.name
+    if opts.clear_stats:
+        uow.sending.clear_stats(account_id, message.id)
     delivery = uow.sending.create_delivery(account_id, message, opts, from_email, from_name,
                                            when, now)
     charge_credits(uow, account_id, "email", delivery.total)

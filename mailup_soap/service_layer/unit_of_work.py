@@ -531,6 +531,11 @@ class SendingRepository(DeliveryStates):
     def sent_since(self, account_id: int, since: dt.datetime) -> int: ...
 
     @abc.abstractmethod
+    def clear_stats(self, account_id: int, message_id: int) -> None:
+        """Forget the opens and clicks of the message's deliveries so far (its bounces stay:
+        they are about addresses, not about the message)."""
+
+    @abc.abstractmethod
     def add_bounce(self, account_id: int, delivery_id: int, recipient_id: int, kind: str,
                    status: str, now: dt.datetime) -> None: ...
 

@@ -12,13 +12,14 @@ import pytest
 import sqlalchemy as sa
 
 from mailup_soap.config import Settings
-from tests.conftest import AccountInfo, SmtpSink, new_account
+from tests.conftest import AccountInfo, SmtpSink, new_account, run_jobs
 from tests.e2e.conftest import ServiceFactory, login, parse
 from tests.e2e.send_helpers import (
     code,
     html_part,
     new_list,
     newsletter_sent,
+    options,
     request,
     subscribe,
 )
@@ -126,6 +127,23 @@ def test_italian_report_by_message_says_totale_and_message_zero_means_every_mess
             (SALE, "3"), ("https://shop.example/news", "1")]
         assert doc.find("Opens").get("Totale") == "3"
         assert _counts(doc.find("Opens"), "Totale") == {sent.ann: "2", sent.bob: "1"}
+
+
+def test_sending_again_with_clear_stats_starts_the_messages_statistics_afresh(
+        soap: ServiceFactory, sent: Sent, server_settings: Settings) -> None:
+    def send_again(clear_stats: str) -> Any:
+        doc = parse(soap("Send").SendNewsletter(
+            accessKey=sent.key, listID=sent.list_id, newsletterID=sent.message_id,
+            options=options(send_to="ALL", clear_stats=clear_stats)))
+        assert code(doc) == 0, doc
+        run_jobs(server_settings, "send")
+        return _report(soap, "ReportByMessageEN", accessKey=sent.key, listID=sent.list_id,
+                       messageID=sent.message_id)
+
+    kept, cleared = send_again("false"), send_again("true")
+
+    assert kept.find("Opens").get("Total") == "3" and len(kept.findall("Clicks")) == 2
+    assert cleared.find("Opens").get("Total") == "0" and cleared.findall("Clicks") == []
 
 
 def test_report_by_user_gives_channels_each_open_and_click_and_personal_fields(
