@@ -50,7 +50,7 @@ class Verdict:
     status: str = ""  # the Status field it was read from, e.g. "5.1.1"
 
 
-_STATUS = re.compile(r"^\s*(([245])\.\d{1,3}\.\d{1,3})")
+_STATUS = re.compile(r"^\s*([245]\.\d{1,3}\.\d{1,3})")
 
 
 def classify(message: Message) -> Verdict:
