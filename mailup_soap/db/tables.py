@@ -409,7 +409,8 @@ tracking_events = sa.Table(
     "tracking_events", metadata,
     sa.Column("id", sa.BigInteger, sa.Identity(), primary_key=True),
     sa.Column("account_id", sa.Integer, nullable=False),
-    sa.Column("delivery_id", sa.BigInteger, nullable=False),
+    sa.Column("delivery_id", sa.BigInteger, sa.ForeignKey("deliveries.id", ondelete="CASCADE"),
+              nullable=False),  # migration 0018
     sa.Column("recipient_id", sa.BigInteger, nullable=False),
     sa.Column("kind", sa.Text, nullable=False),
     sa.Column("url", sa.Text),

@@ -104,3 +104,38 @@ def test_0015_goes_back_down_only_once_no_running_process_has_lanes_at_different
 
     assert upgraded == [(1, None, None), (2, None, None)]
     assert downgraded == [(1, 200000), (2, 0)]
+
+
+def test_0018_drops_the_opens_and_clicks_of_deleted_deliveries_and_cascades_from_then_on(
+        scratch_url: str) -> None:
+    engine = _at(scratch_url, "0017")
+    with engine.begin() as conn:
+        conn.execute(sa.text("""
+            INSERT INTO messages (id, account_id, list_id, subject, content_type, html)
+                VALUES (1, 1, 1, 'News', 'HTML', '<p>Hi</p>');
+            INSERT INTO deliveries (id, account_id, list_id, message_id, status, from_email,
+                                    from_name, scheduled_at)
+                VALUES (10, 1, 1, 1, 'completed', 'a@b.example', 'A', now()),
+                       (11, 1, 1, 1, 'paused', 'a@b.example', 'A', now());
+            -- delivery 12 was removed before this revision: its events stayed behind
+            INSERT INTO tracking_events (account_id, delivery_id, recipient_id, kind,
+                                         occurred_at)
+                VALUES (1, 10, 5, 'open', now()), (1, 11, 5, 'open', now()),
+                       (1, 12, 5, 'click', now())"""))
+    events = "SELECT delivery_id FROM tracking_events ORDER BY delivery_id"
+
+    upgrade(scratch_url)
+    with engine.begin() as conn:
+        upgraded = conn.execute(sa.text(events)).scalars().all()
+        conn.execute(sa.text("DELETE FROM deliveries WHERE id = 11"))
+        cascaded = conn.execute(sa.text(events)).scalars().all()
+    command.downgrade(alembic_config(scratch_url), "0017")
+    with engine.begin() as conn:
+        conn.execute(sa.text("INSERT INTO tracking_events (account_id, delivery_id, "
+                             "recipient_id, kind, occurred_at) VALUES (1, 99, 5, 'open', now())"))
+        downgraded = conn.execute(sa.text(events)).scalars().all()
+    engine.dispose()
+
+    assert upgraded == [10, 11]
+    assert cascaded == [10]
+    assert downgraded == [10, 99]  # no key any more
