@@ -25,11 +25,15 @@ from mailup_soap.service_layer import unit_of_work as uow
 _FIELD_COLS = [f"field{i}" for i in range(1, PERSONAL_FIELD_COUNT + 1)]
 
 
+def personal_fields(row: Any) -> dict[int, str]:
+    """The fields a row (a mapping with field1..field39) holds: {number: value}."""
+    return {i: row[f"field{i}"] for i in range(1, PERSONAL_FIELD_COUNT + 1)
+            if row[f"field{i}"] is not None}
+
+
 def _recipient(row: Any) -> Recipient:
-    fields = {i: row[f"field{i}"] for i in range(1, PERSONAL_FIELD_COUNT + 1)
-              if row[f"field{i}"] is not None}
     return Recipient(row["account_id"], row["id"], row["email"], row["mobile_prefix"],
-                     row["mobile_number"], fields)
+                     row["mobile_number"], personal_fields(row))
 
 
 class RecipientRepository(_Repo, uow.RecipientRepository):

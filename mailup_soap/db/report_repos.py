@@ -2,11 +2,13 @@
 `service_layer.unit_of_work.ReportRepository`."""
 from __future__ import annotations
 
+import collections
 import itertools
 from typing import Any
 
 import sqlalchemy as sa
 
+from mailup_soap.db.lifecycle_repos import personal_fields
 from mailup_soap.db.repositories import _Repo
 from mailup_soap.domain import reports
 from mailup_soap.domain.model import PERSONAL_FIELD_COUNT, SubscriptionStatus
@@ -21,15 +23,18 @@ _LIST_EVENTS = """
     WHERE d.account_id = :a AND d.list_id = :l AND d.channel = 'email'
       AND (CAST(:m AS bigint) IS NULL OR d.message_id = :m)"""
 
-# Counts per address. The address is looked up per group by primary key (a LATERAL the
-# planner keeps): a removed recipient's events still count in the totals, with no address.
+# Counts of opens and clicks (by link) per address, in one read of the list's events, by
+# link: the rows of one link come together. The address is looked up per group by primary
+# key (a LATERAL the planner keeps): a removed recipient's events still count in the
+# totals, with no address.
 _BY_EMAIL = f"""
-    SELECT counted.url, r.email, counted.n
-    FROM (SELECT te.url, te.recipient_id, count(*) AS n {_LIST_EVENTS} AND te.kind = :kind
-          GROUP BY te.url, te.recipient_id) AS counted
+    SELECT counted.kind, counted.url, r.email, counted.n
+    FROM (SELECT te.kind, te.url, te.recipient_id, count(*) AS n {_LIST_EVENTS}
+          GROUP BY te.kind, te.url, te.recipient_id) AS counted
     LEFT JOIN LATERAL (SELECT email FROM recipients
                        WHERE account_id = :a AND id = counted.recipient_id OFFSET 0) AS r
-           ON true"""
+           ON true
+    ORDER BY counted.kind, counted.url"""
 
 _SUBSCRIBER = f"""
     SELECT r.id, r.mobile_number IS NOT NULL AS has_mobile,
@@ -64,21 +69,18 @@ def _per_email(rows: list[Any]) -> tuple[int, tuple[tuple[str, int], ...]]:
 
 
 class ReportRepository(_Repo, uow.ReportRepository):
-    def _counts(self, account_id: int, list_id: int, message_id: int | None,
-                kind: str) -> list[Any]:
-        return list(self.conn.execute(sa.text(_BY_EMAIL), {
-            "a": account_id, "l": list_id, "m": message_id, "kind": kind}))
-
     def by_message(self, account_id: int, list_id: int,
                    message_id: int | None) -> reports.MessageReport:
+        rows: dict[str, list[Any]] = collections.defaultdict(list)
+        for row in self.conn.execute(sa.text(_BY_EMAIL),
+                                     {"a": account_id, "l": list_id, "m": message_id}):
+            rows[row.kind].append(row)
         clicks = []
-        rows = sorted(self._counts(account_id, list_id, message_id, "click"),
-                      key=lambda row: row.url or "")
-        for url, group in itertools.groupby(rows, key=lambda row: row.url or ""):
+        for url, group in itertools.groupby(rows["click"], key=lambda row: row.url or ""):
             total, by_email = _per_email(list(group))
             clicks.append(reports.UrlClicks(url, total, by_email))
         clicks.sort(key=lambda c: (-c.total, c.url))
-        opens_total, opens = _per_email(self._counts(account_id, list_id, message_id, "open"))
+        opens_total, opens = _per_email(rows["open"])
         return reports.MessageReport(tuple(clicks), opens_total, opens)
 
     def subscriber(self, account_id: int, list_id: int,
@@ -87,11 +89,10 @@ class ReportRepository(_Repo, uow.ReportRepository):
                                 {"a": account_id, "l": list_id, "e": email}).mappings().first()
         if row is None:
             return None
-        fields = {i: row[f"field{i}"] for i in range(1, PERSONAL_FIELD_COUNT + 1)
-                  if row[f"field{i}"] is not None}
         return reports.Subscriber(row["id"], row["has_mobile"],
                                   SubscriptionStatus(row["status"]), row["unsubscribe_reason"],
-                                  row["unsubscribed_at"], row["bounced_at"], fields)
+                                  row["unsubscribed_at"], row["bounced_at"],
+                                  personal_fields(row))
 
     def hits(self, account_id: int, list_id: int, recipient_id: int,
              message_id: int | None) -> list[reports.Hit]:

@@ -24,25 +24,27 @@ def _message_of_list(uow: AbstractUnitOfWork, caller: Caller, list_id: int,
 
 def by_message(deps: Deps, cred: Credentials, list_id: int | None,
                message_id: int | None) -> reports.MessageReport:
+    list_id = list_id or 0
     with deps.uow() as uow:
         caller = authorize(uow, deps, cred)
-        message = _message_of_list(uow, caller, list_id or 0, message_id or 0)
-        return uow.reports.by_message(caller.account_id, list_id or 0, message)
+        message = _message_of_list(uow, caller, list_id, message_id or 0)
+        return uow.reports.by_message(caller.account_id, list_id, message)
 
 
 def by_user(deps: Deps, cred: Credentials, email: str | None, list_id: int | None,
             message_id: int | None) -> reports.UserReport:
     """Not registered (no subscriber) when nobody in the list has the address; no opens or
     clicks for an unsubscribed address, as MailUp."""
+    list_id = list_id or 0
     with deps.uow() as uow:
         caller = authorize(uow, deps, cred)
-        message = _message_of_list(uow, caller, list_id or 0, message_id or 0)
+        message = _message_of_list(uow, caller, list_id, message_id or 0)
         address = normalize_email(email)
         if address is None:
             raise errors.InvalidArgument("email", "must not be empty")
-        found = uow.reports.subscriber(caller.account_id, list_id or 0, address)
+        found = uow.reports.subscriber(caller.account_id, list_id, address)
         if found is None or not found.has_stats:
             return reports.UserReport(found)
-        hits = uow.reports.hits(caller.account_id, list_id or 0, found.recipient_id, message)
+        hits = uow.reports.hits(caller.account_id, list_id, found.recipient_id, message)
     return reports.UserReport(found, clicks=tuple(h for h in hits if h.url is not None),
                               opens=tuple(h for h in hits if h.url is None))
