@@ -281,9 +281,17 @@ class SendingRepository(DeliveryStates, uow.SendingRepository):
 
     def track(self, account_id: int, delivery_id: int, recipient_id: int, kind: str,
               url: str | None, ip: str, now: dt.datetime) -> None:
-        self.conn.execute(t.tracking_events.insert().values(
-            account_id=account_id, delivery_id=delivery_id, recipient_id=recipient_id,
-            kind=kind, url=url, ip=ip, occurred_at=now))
+        # Not for a delivery deleted since (RemoveNewsletterQueue, DeleteList): its old links
+        # still open and redirect, with nothing left to count them in. The row lock keeps
+        # the delivery until this commits.
+        self.conn.execute(sa.text("""
+            INSERT INTO tracking_events (account_id, delivery_id, recipient_id, kind, url, ip,
+                                         occurred_at)
+            SELECT :a, :d, :r, :kind, :url, :ip, :now
+            WHERE EXISTS (SELECT 1 FROM deliveries WHERE id = :d AND account_id = :a
+                          FOR KEY SHARE)"""),
+            {"a": account_id, "d": delivery_id, "r": recipient_id, "kind": kind, "url": url,
+             "ip": ip, "now": now})
 
     def clear_stats(self, account_id: int, message_id: int) -> None:
         self.conn.execute(sa.text(

@@ -7,10 +7,16 @@ from mailup_soap.domain.model import PERSONAL_FIELD_COUNT
 from mailup_soap.errors import InvalidArgument, InvalidContact
 
 # Pragmatic check (RFC 5321 lengths, one @, a dotted domain); the SMTP server has the last word.
-EMAIL = re.compile(r"^[^@\s\"(),:;<>\[\\\]]{1,64}@[A-Za-z0-9](?:[A-Za-z0-9-]{0,62}[A-Za-z0-9])?"
+# The local part is printable ASCII without RFC 5322's specials: a message header carries the
+# address as is (no SMTPUTF8), and a control character would make the XML of reports invalid.
+EMAIL = re.compile(r"^[\x21\x23-\x27\x2a\x2b\x2d-\x39\x3d\x3f\x41-\x5a\x5e-\x7e]{1,64}@"
+                   r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,62}[A-Za-z0-9])?"
                    r"(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,62}[A-Za-z0-9])?)+$")
 EMAIL_MAX = 254
 FIELD_MAX = 200
+# What XML 1.0 cannot carry: a value holding one could never be given back in an answer.
+NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff\ud800-\udfff]")
+ID_MAX = 2**31 - 1
 FIELD_NAME = re.compile(r"^(?:campo)?(\d{1,2})$", re.IGNORECASE)
 
 
@@ -58,6 +64,8 @@ def parse_fields(names: str | None, values: str | None, *, strict: bool = False)
             raise InvalidArgument("csvFldNames", f"unknown field {key!r}")
         if len(value) > FIELD_MAX:
             raise InvalidArgument("csvFldValues", f"longer than {FIELD_MAX} characters")
+        if NOT_XML.search(value):
+            raise InvalidArgument("csvFldValues", "a value holds a control character")
         if strict and "--" in value:
             raise InvalidArgument("csvFldValues", "values must not contain '--'")
         fields[int(match.group(1))] = value
@@ -72,5 +80,7 @@ def parse_ids(raw: str | None, separators: str = ",;") -> list[int]:
             continue
         if not (part.isascii() and part.isdigit()):
             raise InvalidArgument("id", f"{part!r} is not a number")
+        if int(part) > ID_MAX:  # ids are PostgreSQL integers
+            raise InvalidArgument("id", f"{part} is not an id (at most {ID_MAX})")
         ids.append(int(part))
     return ids

@@ -16,6 +16,7 @@ from mailup_soap import errors
 from mailup_soap.domain.contacts import (
     FIELD_MAX,
     MOBILE_PUNCTUATION,
+    NOT_XML,
     normalize_email,
     normalize_mobile,
 )
@@ -195,8 +196,8 @@ def read_csv(lines: Iterable[str], opts: ImportOptions,
             yield StagedRow(row_no, None, None, {},
                             f"{len(cells)} columns where the header has {len(header)}")
             continue
-        if any("\x00" in c for c in cells):  # text never holds one; PostgreSQL refuses it
-            yield StagedRow(row_no, None, None, {}, "a NUL character in the row")
+        if any(NOT_XML.search(c) for c in cells):  # PostgreSQL refuses NUL, XML the rest
+            yield StagedRow(row_no, None, None, {}, "a control character in the row")
             continue
         values = dict(zip(header, (c.strip() for c in cells), strict=True))
         fields = {int(k): v for k, v in values.items() if k.isdigit() and len(k) <= 2}

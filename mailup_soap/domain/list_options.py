@@ -1,8 +1,10 @@
 """The list option keys of Manage.CreateList / UpdateList, and their validation."""
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 
+from mailup_soap.domain.contacts import EMAIL, EMAIL_MAX, NOT_XML
 from mailup_soap.errors import InvalidOption
 
 # Documented keys (spec section 4); value kind: "text", "email", "bool" (0/1), "int", or a
@@ -39,6 +41,7 @@ DEFAULTS: dict[str, str] = {"format": "html", "charset": "UTF-8", "public": "0",
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off", ""}
 MAX_OPTION_LENGTH = 2000
+_INT = re.compile(r"-?[0-9]{1,9}")
 
 
 def _check(key: str, raw: object) -> str:
@@ -48,17 +51,19 @@ def _check(key: str, raw: object) -> str:
     value = "" if raw is None else str(raw).strip()
     if len(value) > MAX_OPTION_LENGTH:
         raise InvalidOption(key, f"longer than {MAX_OPTION_LENGTH} characters")
+    if NOT_XML.search(value):
+        raise InvalidOption(key, "holds a control character")
     if kind == "bool":
         low = value.lower()
         if low not in _TRUE | _FALSE:
             raise InvalidOption(key, "must be 0/1 or true/false")
         return "1" if low in _TRUE else "0"
     if kind == "int":
-        if not value.lstrip("-").isdigit():
+        if not _INT.fullmatch(value):
             raise InvalidOption(key, "must be an integer")
         return str(int(value))
     if kind == "email":
-        if value and ("@" not in value or " " in value):
+        if value and (len(value) > EMAIL_MAX or not EMAIL.match(value)):
             raise InvalidOption(key, "must be an email address")
         return value
     if isinstance(kind, tuple):

@@ -11,6 +11,8 @@ import re
 from collections.abc import Callable, Mapping
 
 from mailup_soap import errors
+from mailup_soap.domain.contacts import EMAIL, EMAIL_MAX
+from mailup_soap.domain.model import within_years
 
 
 class ContentType(enum.StrEnum):
@@ -238,8 +240,9 @@ def send_options(pairs: Mapping[str, str]) -> SendOptions:
             when = dt.datetime.strptime(raw_when, "%Y%m%d%H%M%S").replace(tzinfo=dt.UTC)
         except ValueError:
             raise errors.InvalidArgument("deliverydt", "must be yyyyMMddHHmmss") from None
+        within_years("deliverydt", when)
     from_email = pairs.get("from_email", "").strip()
-    if from_email and ("@" not in from_email or any(c in from_email for c in "\r\n <>")):
+    if from_email and (len(from_email) > EMAIL_MAX or not EMAIL.match(from_email)):
         raise errors.InvalidArgument("from_email", "not an email address")
     from_name = pairs.get("from_name", "").strip()
     if any(c in from_name for c in "\r\n"):

@@ -6,6 +6,19 @@ import datetime as dt
 import enum
 import uuid
 
+from mailup_soap import errors
+
+# The years a date in a request may name: shifted by a time zone or a day, it stays a date
+# Python and PostgreSQL both hold (0001-01-01 at +05:00 is no datetime at all).
+EARLIEST_YEAR, LATEST_YEAR = 1900, 9000
+
+
+def within_years(name: str, when: dt.datetime) -> dt.datetime:
+    if not EARLIEST_YEAR <= when.year <= LATEST_YEAR:
+        raise errors.InvalidArgument(name, f"the year must be {EARLIEST_YEAR}..{LATEST_YEAR}")
+    return when
+
+
 # Field ids 1..39 are positional personal fields ("campoN").
 PERSONAL_FIELD_COUNT = 39
 # MailUp truncates group names longer than this (spec section 10).

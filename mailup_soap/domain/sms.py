@@ -10,6 +10,7 @@ from collections.abc import Mapping
 from mailup_soap import errors
 from mailup_soap.domain import contacts
 from mailup_soap.domain import messages as msg
+from mailup_soap.domain.model import within_years
 
 # -- length rules ----------------------------------------------------------------------------
 #
@@ -138,9 +139,10 @@ def _when(raw: str) -> dt.datetime | None:
     if not raw.strip():
         return None
     try:
-        return dt.datetime.strptime(raw.strip(), "%Y%m%d%H%M%S").replace(tzinfo=dt.UTC)
+        when = dt.datetime.strptime(raw.strip(), "%Y%m%d%H%M%S").replace(tzinfo=dt.UTC)
     except ValueError:
         raise errors.InvalidArgument("deliverydt", "must be yyyyMMddHHmmss") from None
+    return within_years("deliverydt", when)
 
 
 def send_options(pairs: Mapping[str, str], *, extra: frozenset[str] = frozenset(),

@@ -102,8 +102,9 @@ class UnsubscriberFilter:
             return Window(today - dt.timedelta(days=1), today)
         if self.date is DateMode.RANGE:
             assert self.date_from is not None and self.date_to is not None
-            return Window(_day_start(self.date_from),
-                          _day_start(self.date_to) + dt.timedelta(days=1))
+            end = (_day_start(self.date_to) + dt.timedelta(days=1)
+                   if self.date_to < dt.date.max else dt.datetime.max.replace(tzinfo=dt.UTC))
+            return Window(_day_start(self.date_from), end)
         return None
 
     def to_json(self) -> dict[str, Any]:

@@ -30,12 +30,15 @@ _TRUE = ("1", "true", "yes", "on")
 
 def read_params(environ: dict[str, Any]) -> Params:
     """Query string and urlencoded form, names lower-cased (clients send `List` and `list`);
-    a repeated name (`list=1&list=2`) joins its values with commas."""
+    a repeated name (`list=1&list=2`) joins its values with commas. A control character
+    (which no answer could carry, and PostgreSQL refuses NUL) makes the request invalid."""
     pairs = form_pairs(environ, MAX_FORM_BYTES)
     if pairs is None:
         raise errors.InvalidArgument("body", "too large")
     params: Params = {}
     for key, value in pairs:
+        if contacts.NOT_XML.search(key) or contacts.NOT_XML.search(value):
+            raise errors.InvalidArgument(key, "holds a control character")
         name = key.strip().lower()
         params[name] = f"{params[name]},{value}" if name in params else value
     return params
@@ -110,19 +113,27 @@ def activation(deps: Deps, ip: str, params: Params) -> bytes:
     """WSActivation.aspx: register the caller's IP for the account (spec 1.4)."""
     missing = sum(code for name, code in codes.MISSING_PARAMETER.items()
                   if not params.get(name, "").strip())
-    code = missing
-    if not missing:
-        try:
-            added = subs.register_caller(deps, params["usr"], params["pwd"],
-                                         params["ws_name"].strip(), ip)
-            code = 0 if added else codes.ALREADY_ACTIVE
-        except errors.AuthenticationError as exc:
-            code = codes.for_auth_error(exc)
-    body = E.mailupBody(E.ReturnCode(str(code)))
-    if code == 0:
-        body.append(E.WS_Activation(E.WS_Name(params["ws_name"]),
-                                    E.DateOfRequest(deps.clock.now().date().isoformat()),
-                                    E.User(params["usr"])))
+    if missing:
+        return activation_reply(missing)
+    try:
+        added = subs.register_caller(deps, params["usr"], params["pwd"],
+                                     params["ws_name"].strip(), ip)
+    except errors.AuthenticationError as exc:
+        return activation_reply(codes.for_auth_error(exc))
+    except errors.MailUpError:
+        return activation_reply(codes.REGISTRATION_ERROR)
+    except Exception:
+        log.exception("unexpected error in /frontend/WSActivation.aspx")
+        return activation_reply(codes.REGISTRATION_ERROR)
+    if not added:
+        return activation_reply(codes.ALREADY_ACTIVE)
+    return activation_reply(0, E.WS_Activation(
+        E.WS_Name(params["ws_name"]), E.DateOfRequest(deps.clock.now().date().isoformat()),
+        E.User(params["usr"])))
+
+
+def activation_reply(code: int, *content: etree._Element) -> bytes:
+    body = E.mailupBody(E.ReturnCode(str(code)), *content)
     return bytes(etree.tostring(E.mailupMessage(body), xml_declaration=True, encoding="utf-8"))
 
 
@@ -170,6 +181,9 @@ class Frontend:
         try:
             params = read_params(environ)
         except errors.MailUpError:
+            if name == "wsactivation.aspx":
+                return _reply(start_response, "200 OK", "text/xml; charset=utf-8",
+                              activation_reply(codes.ACTIVATION_ERROR))
             return _reply(start_response, "200 OK", "text/plain", b"1")
         if name == "confirm.aspx":
             status, page = confirm_page(self.deps, method, params)

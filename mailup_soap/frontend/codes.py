@@ -17,6 +17,8 @@ CHECK = {SubscriptionStatus.SUBSCRIBED: 2, SubscriptionStatus.UNSUBSCRIBED: 3,
 # WSActivation.aspx (spec 1.4): missing parameters OR-combine.
 MISSING_PARAMETER = {"ws_name": -2, "usr": -4, "pwd": -8, "nl_url": -16}
 ALREADY_ACTIVE = -1008
+ACTIVATION_ERROR = -1009  # the request itself is unusable (a control character, too large)
+REGISTRATION_ERROR = -1010  # the address could not be registered
 
 
 def for_error(error: errors.MailUpError, invalid_contact: int = GENERIC_ERROR) -> int:

@@ -103,11 +103,11 @@ def run_delivery(deps: Deps, delivery_id: int) -> str:
                         uow.commit()
                         return "completed"
                     uow.commit()
-                outgoing = [(a, build_message(deps, current, message, a)) for a in batch]
+                outgoing, unwritable = _build_all(deps, current, message, batch)
                 chunks = [outgoing[i::len(sessions)] for i in range(len(sessions))]
                 results = list(pool.map(_send_chunk, sessions, chunks, [pace] * len(chunks)))
                 sent = [rid for r in results for rid in r[0]]
-                failed = [f for r in results for f in r[1]]
+                failed = unwritable + [f for r in results for f in r[1]]
                 with deps.uow() as uow:
                     uow.sending.mark(delivery_id, sent, failed, deps.clock.now())
                     uow.commit()
@@ -117,6 +117,20 @@ def run_delivery(deps: Deps, delivery_id: int) -> str:
     finally:
         for session in sessions:
             session.close()
+
+
+def _build_all(deps: Deps, delivery: msg.Delivery, message: msg.Message,
+               batch: list[msg.Addressee]
+               ) -> tuple[list[tuple[msg.Addressee, tuple[bytes, str]]], list[tuple[int, str]]]:
+    """The batch's messages, and the recipients whose message cannot be written (an address
+    stored before it was checked as it is now, say): each fails alone, not the batch."""
+    outgoing, unwritable = [], []
+    for addressee in batch:
+        try:
+            outgoing.append((addressee, build_message(deps, delivery, message, addressee)))
+        except ValueError as exc:  # UnicodeEncodeError: a header that is not ASCII
+            unwritable.append((addressee.recipient_id, f"the message cannot be written: {exc}"))
+    return outgoing, unwritable
 
 
 def _send_chunk(session: MailSession,

@@ -18,6 +18,7 @@ from mailup_soap.domain.model import (
     ChangeSource,
     MailingList,
     SubscriptionStatus,
+    within_years,
 )
 from mailup_soap.service_layer import imports
 from mailup_soap.service_layer.auth import authorize
@@ -339,9 +340,10 @@ def _parse_when(date: str | None, time_: str | None) -> dt.datetime:
     for pattern in ("%Y-%m-%d %H:%M", "%Y-%m-%d %H:%M:%S", "%d/%m/%Y %H:%M",
                     "%d/%m/%Y %H:%M:%S", "%Y%m%d %H%M%S"):
         try:
-            return dt.datetime.strptime(text, pattern).replace(tzinfo=dt.UTC)
+            when = dt.datetime.strptime(text, pattern).replace(tzinfo=dt.UTC)
         except ValueError:
             continue
+        return within_years("deliveryDate", when)
     raise errors.InvalidArgument("deliveryDate", "use yyyy-MM-dd (or dd/MM/yyyy) and HH:mm")
 
 
@@ -544,6 +546,8 @@ def send_message_nl(deps: Deps, cred: Credentials, file_name: str | None,
     raw_message = (message_id or "").strip()
     if not (raw_message.isascii() and raw_message.isdigit()):
         raise errors.InvalidArgument("messageId", "not a message id")
+    if when is not None:
+        within_years("timeDateSending", when)
     from_email = (sender or "").strip()
     if from_email:
         from_email = msg.send_options({"send_to": "ALL", "from_email": from_email}).from_email
@@ -583,7 +587,7 @@ def send_message_nl(deps: Deps, cred: Credentials, file_name: str | None,
                     uow, caller.account_id, lst.id,
                     read_csv(utf8_lines(raw), opts, delimiter=delimiter), opts,
                     delivery_id=delivery.id)
-        except (FileNotFoundError, ValueError, IsADirectoryError) as exc:
+        except (OSError, ValueError) as exc:  # missing, a folder, a name too long, unreadable
             raise errors.InvalidArgument("fileName", f"{file_name!r}: {exc}") from None
         uow.jobs.defer(MESSAGE_NL_TASK, SEND_QUEUE,
                        {"delivery_id": delivery.id, "process_id": process_id},

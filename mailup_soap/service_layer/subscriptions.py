@@ -177,8 +177,13 @@ def update(deps: Deps, account_id: int, ip: str, list_id: int, guid: str | None,
         return step.outcome
 
 
+WS_NAME_MAX = 100
+
+
 def register_caller(deps: Deps, user: str, password: str, ws_name: str, ip: str) -> bool:
     """WSActivation.aspx: register the caller's address for the account; False if it was."""
+    if len(ws_name) > WS_NAME_MAX:
+        raise errors.InvalidArgument("ws_name", f"longer than {WS_NAME_MAX} characters")
     with deps.uow() as uow:
         caller = authorize(uow, deps, WsLogin(user, password))
         added = uow.frontend_ips.register(caller.account_id, ip, ws_name)

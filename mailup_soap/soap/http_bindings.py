@@ -10,6 +10,7 @@ from typing import Any
 from lxml import etree
 from spyne import Fault
 
+from mailup_soap.domain.contacts import NOT_XML
 from mailup_soap.service_layer.deps import Deps, RegisteredCaller
 from mailup_soap.soap.operations import Op, invoke
 from mailup_soap.soap.types import Bool, Int
@@ -47,6 +48,9 @@ class HttpBindingEndpoint:
         pairs = form_pairs(environ, self.max_body)
         if pairs is None:
             raise BadParameterError("request body too large")
+        for key, value in pairs:  # no answer could carry one; PostgreSQL refuses NUL
+            if NOT_XML.search(key) or NOT_XML.search(value):
+                raise BadParameterError(f"{key}: a control character")
         return {k.lower(): v for k, v in pairs}  # ASMX matches names case-insensitively
 
     def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:

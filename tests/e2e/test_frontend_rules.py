@@ -175,6 +175,43 @@ def test_wsactivation_answers_mailup_codes(server_url: str, account: AccountInfo
     assert "<ReturnCode>-1008</ReturnCode>" in again
 
 
+def test_wsactivation_refuses_what_it_cannot_register_and_registers_nothing(
+        server_url: str, account: AccountInfo, engine: sa.Engine) -> None:
+    control = requests.get(server_url + "/frontend/WSActivation.aspx", timeout=10, params={
+        "usr": account.ws_user + "\x00", "pwd": account.password, "nl_url": account.host,
+        "ws_name": "FrontEnd"})
+    in_name = _activate(server_url, account, ws_name="Front\x01End")
+    too_long = _activate(server_url, account, ws_name="x" * 101)
+
+    assert control.status_code == 200
+    assert "<ReturnCode>-1009</ReturnCode>" in control.text
+    assert "<ReturnCode>-1009</ReturnCode>" in in_name
+    assert "<ReturnCode>-1010</ReturnCode>" in too_long
+    with engine.connect() as conn:
+        registered = conn.execute(sa.select(sa.func.count()).select_from(t.frontend_ips).where(
+            t.frontend_ips.c.account_id == account.console_id)).scalar_one()
+    assert registered == 0
+
+
+def test_a_control_character_in_any_parameter_answers_1_and_changes_nothing(
+        server_url: str, soap: ServiceFactory, account: AccountInfo, engine: sa.Engine) -> None:
+    [list_id], guid = _setup(server_url, soap, account)
+    address = _address()
+
+    in_email = _get(server_url, account, "/frontend/xmlSubscribe.aspx", Email="a\x01" + address,
+                    List=list_id, Confirm=0)
+    in_field = _get(server_url, account, "/frontend/xmlSubscribe.aspx", Email=address,
+                    List=list_id, Confirm=0, csvFldNames="campo1", csvFldValues="Ann\x1b")
+    in_guid = _get(server_url, account, "/frontend/xmlUnSubscribe.aspx", Email=address,
+                   List=list_id, ListGuid=guid + "\x00")
+
+    assert (in_email, in_field, in_guid) == ("1", "1", "1")
+    with engine.connect() as conn:
+        stored = conn.execute(sa.select(sa.func.count()).select_from(t.recipients).where(
+            t.recipients.c.account_id == account.console_id)).scalar_one()
+    assert stored == 0
+
+
 def test_the_host_header_chooses_the_account(server_url: str, soap: ServiceFactory,
                                              account: AccountInfo, deps: object,
                                              engine: sa.Engine) -> None:

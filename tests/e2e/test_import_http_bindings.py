@@ -43,11 +43,16 @@ def test_get_and_post_answer_registered_callers_like_the_soap_binding(
         "idList": list_id, "listGUID": guid, "newGroupName": "From HTTP"}))
     bad = requests.get(base + "/GetProcessDetails", headers=headers, timeout=10,
                        params={"idList": "one", "listGUID": guid, "idProcess": "1"})
+    control = requests.get(base + "/CreateGroup", headers=headers, timeout=10, params={
+        "idList": list_id, "listGUID": guid, "newGroupName": "Bad\x00name"})
+    after = _result(requests.get(base + "/GetNlLists", headers=headers, timeout=10))
 
     assert refused.findtext("mailupBody/ReturnCode") == "-1011"
     assert [lst.get("listName") for lst in lists.iter("List")] == ["Http"]
     assert int(group.findtext("mailupBody/ReturnCode") or 0) > 0
     assert bad.status_code == 500 and "idList" in bad.text
+    assert control.status_code == 500 and "newGroupName: a control character" in control.text
+    assert [g.get("groupName") for g in after.iter("Group")] == ["From HTTP"]
 
 
 def test_our_import_wsdl_declares_the_http_bindings_and_zeep_can_use_them(

@@ -49,7 +49,7 @@ def _new(imp: Any, account: AccountInfo, list_id: int, guid: str, document: str,
          **flags: Any) -> int:
     """NewImportProcess's ReturnCode: the process id, or an error code."""
     return _code(imp.NewImportProcess(idList=list_id, listGUID=guid, xmlDoc=document,
-                                      idGroups="", idConfirmNL=0, **(FLAGS | flags),
+                                      idConfirmNL=0, **(FLAGS | {"idGroups": ""} | flags),
                                       _soapheaders=[auth_header(account)]))
 
 
@@ -131,8 +131,10 @@ def test_bad_documents_get_their_codes_and_import_nothing(
              new('<!DOCTYPE s [<!ENTITY x "y">]><subscribers><subscriber email="a@b.example">'
                  "<campo1>&x;</campo1></subscriber></subscribers>"),
              new("<people/>")]
+    beyond = _new(imp, account, list_id, guid, _doc(_row("a@b.example")), idGroups="99999999999")
 
     assert codes == [-401, -402, -402, -402, -402]
+    assert beyond == -400
     with engine.connect() as conn:
         assert conn.execute(sa.select(sa.func.count()).select_from(t.import_processes).where(
             t.import_processes.c.account_id == account.console_id)).scalar_one() == 0

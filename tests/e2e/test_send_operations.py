@@ -519,6 +519,9 @@ def test_send_message_nl_answers_minus_1_for_bad_parameters_and_minus_3_when_an_
         _message_nl(soap, key, "ok.csv", list_id, newsletter_id + 1000),
         _message_nl(soap, key, "ok.csv", list_id + 1000, newsletter_id),
         _message_nl(soap, key, "ok.csv", list_id, newsletter_id, separator=";;"),
+        _message_nl(soap, key, "x" * 300 + ".csv", list_id, newsletter_id),
+        _message_nl(soap, key, "ok.csv", list_id, newsletter_id,
+                    timeDateSending=dt.datetime(9500, 1, 1, tzinfo=dt.UTC)),
     ]
     with engine.begin() as conn:
         conn.execute(sa.text("INSERT INTO import_processes (account_id, list_id, status, "
@@ -526,7 +529,7 @@ def test_send_message_nl_answers_minus_1_for_bad_parameters_and_minus_3_when_an_
                      {"a": account.console_id, "l": list_id})
     busy = _message_nl(soap, key, "ok.csv", list_id, newsletter_id)
 
-    assert answers == [-1] * 6 and busy == -3
+    assert answers == [-1] * 8 and busy == -3
     assert _q(engine, "SELECT id FROM deliveries WHERE account_id = :a",
               a=account.console_id) == []
 

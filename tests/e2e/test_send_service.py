@@ -190,6 +190,33 @@ def test_a_newsletter_reaches_only_subscribers_personalised_with_working_links(
     assert smtp.to(ann)[0]["Message-ID"] != bob_message["Message-ID"]
 
 
+def test_links_of_a_deleted_delivery_still_open_and_redirect_and_count_nothing(
+        soap: ServiceFactory, account: AccountInfo, engine: sa.Engine, smtp: SmtpSink,
+        server_settings: Settings) -> None:
+    key = login(soap, account, "Send")
+    list_id = _list(soap, key)
+    ann = _email("ann")
+    _subscribe(engine, account.console_id, list_id, ann, "subscribed", "Ann")
+    sent = _send(soap, key, list_id, _newsletter(soap, key, list_id), send_to="ALL")
+    delivery_id = int(sent.findtext("deliveryID") or 0)
+    run_jobs(server_settings, "send")
+    html = _html(smtp.to(ann)[0])
+    click = re.search(r'href="([^"]*/frontend/t/c\?[^"]*)"', html)
+    pixel = re.search(r'src="([^"]*/frontend/t/o\?[^"]*)"', html)
+    assert click and pixel
+    with engine.begin() as conn:  # as RemoveNewsletterQueue or DeleteList leave it
+        conn.execute(sa.text("DELETE FROM deliveries WHERE id = :d"), {"d": delivery_id})
+
+    followed = _request(click.group(1).replace("&amp;", "&"))
+    opened = _request(pixel.group(1).replace("&amp;", "&"))
+
+    assert (followed.status, followed.getheader("Location")) == (
+        302, "https://shop.example/sale?x=1&y=2")
+    assert (opened.status, opened.getheader("Content-Type")) == (200, "image/gif")
+    assert _q(engine, "SELECT count(*) FROM tracking_events WHERE account_id = :a",
+              a=account.console_id) == [(0,)]
+
+
 def test_send_to_recipients_and_to_groups_minus_excluded_groups(
         soap: ServiceFactory, account: AccountInfo, engine: sa.Engine, smtp: SmtpSink,
         server_settings: Settings) -> None:
@@ -274,6 +301,34 @@ def test_an_unreachable_smtp_server_marks_nothing_sent_and_the_delivery_is_retri
 
     assert sorted(s.state for s in states) == ["pending"] * 3
     assert [len(smtp.to(p)) for p in people] == [1, 1, 1]
+
+
+def test_a_stored_address_no_message_can_carry_fails_alone_and_the_delivery_completes(
+        soap: ServiceFactory, account: AccountInfo, engine: sa.Engine, smtp: SmtpSink,
+        server_settings: Settings) -> None:
+    # Written straight into the table, as a release that accepted such addresses stored them.
+    key = login(soap, account, "Send")
+    list_id = _list(soap, key)
+    before, after = _email("before"), _email("after")
+    _subscribe(engine, account.console_id, list_id, before, "subscribed")
+    unwritable = _subscribe(engine, account.console_id, list_id,
+                            f"jos\u00e9-{secrets.token_hex(3)}@example.test", "subscribed")
+    _subscribe(engine, account.console_id, list_id, after, "subscribed")
+    sent = _send(soap, key, list_id, _newsletter(soap, key, list_id), send_to="ALL")
+    delivery_id = int(sent.findtext("deliveryID") or 0)
+
+    run_jobs(server_settings, "send")
+
+    states = {r.recipient_id: (r.state, r.error) for r in _q(
+        engine, "SELECT recipient_id, state, error FROM delivery_recipients "
+                "WHERE delivery_id = :d", d=delivery_id)}
+    [delivery] = _q(engine, "SELECT status, sent, failed FROM deliveries WHERE id = :d",
+                    d=delivery_id)
+    assert states[unwritable][0] == "failed"
+    assert "cannot be written" in states[unwritable][1]
+    assert sorted(s for s, _ in states.values()) == ["failed", "sent", "sent"]
+    assert (delivery.status, delivery.sent, delivery.failed) == ("completed", 2, 1)
+    assert [len(smtp.to(before)), len(smtp.to(after))] == [1, 1]
 
 
 class WorkerKilled(BaseException):

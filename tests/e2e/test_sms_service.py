@@ -582,6 +582,8 @@ def _remove(s: ServiceFactory, k: str, did: int) -> Any:
     (lambda s, k, lst, sid, did: _schedule(s, k, lst, sid, did, "20991331000000"), -1105),
     (lambda s, k, lst, sid, did: _schedule(s, k, lst, sid, did, ""), -1105),
     (lambda s, k, lst, sid, did: _schedule(s, k, lst, sid, did, tz=15), -1105),
+    (lambda s, k, lst, sid, did: _schedule(s, k, lst, sid, did, "99991231235959", -1), -1105),
+    (lambda s, k, lst, sid, did: _schedule(s, k, lst, sid, did, "00010101000000", 1), -1105),
     (lambda s, k, lst, sid, did: _remove(s, k, 987654321), -1107),
     (lambda s, k, lst, sid, did: parse(s("Send").GetSMSQueues(accessKey=k, listID=lst + 1000)),
      -1101),

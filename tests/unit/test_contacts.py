@@ -37,7 +37,10 @@ def test_ordinary_addresses_are_accepted(email: str) -> None:
 @pytest.mark.parametrize("raw", ["plainaddress", "@example.test", "ann@", "ann@localhost",
                                  "ann@@example.test", "ann smith@example.test",
                                  "ann@-example.test", "ann@example-.test", "<ann@example.test>",
-                                 "ann@exa_mple.test", "a" * 65 + "@example.test"])
+                                 "ann@exa_mple.test", "a" * 65 + "@example.test",
+                                 "josé@example.test", "an\x01n@example.test",
+                                 "ann\x7f@example.test", "a(nn@example.test",
+                                 "an\\n@example.test", 'a"nn@example.test'])
 def test_what_is_not_an_email_address_is_refused_as_an_invalid_contact(raw: str) -> None:
     with pytest.raises(InvalidContact) as caught:
         contacts.normalize_email(raw)
@@ -143,6 +146,18 @@ def test_a_value_longer_than_the_field_maximum_is_refused() -> None:
         contacts.parse_fields("campo1", "x" * (contacts.FIELD_MAX + 1))
 
 
+@pytest.mark.parametrize("bad", ["\x00", "\x01", "\x0b", "\x1f", "\ufffe"])
+def test_a_value_xml_cannot_carry_is_refused(bad: str) -> None:
+    with pytest.raises(InvalidArgument) as caught:
+        contacts.parse_fields("campo1;campo2", f"Ann;Sm{bad}ith")
+
+    assert caught.value.name == "csvFldValues"
+
+
+def test_tabs_and_line_breaks_are_kept_in_a_value() -> None:
+    assert contacts.parse_fields("campo1", "a\tb\r\nc") == {1: "a\tb\r\nc"}
+
+
 def test_a_value_of_exactly_the_field_maximum_is_accepted() -> None:
     value = "x" * contacts.FIELD_MAX
 
@@ -175,12 +190,16 @@ def test_ids_are_split_on_commas_and_semicolons(raw: str | None, ids: list[int])
     assert contacts.parse_ids(raw) == ids
 
 
+def test_the_largest_id_postgresql_holds_is_accepted() -> None:
+    assert contacts.parse_ids("2147483647") == [2147483647]
+
+
 def test_separators_can_be_narrowed() -> None:
     with pytest.raises(InvalidArgument):
         contacts.parse_ids("1;2", separators=",")
 
 
-@pytest.mark.parametrize("raw", ["abc", "1,x", "-1", "1.5", "0x10"])
+@pytest.mark.parametrize("raw", ["abc", "1,x", "-1", "1.5", "0x10", "2147483648", "1;99999999999"])
 def test_what_is_not_an_id_is_refused(raw: str) -> None:
     with pytest.raises(InvalidArgument) as caught:
         contacts.parse_ids(raw)

@@ -36,13 +36,15 @@ def test_integer_options_are_normalised(raw: object, stored: str) -> None:
     assert validate_options([("kbmax", raw)]) == {"kbmax": stored}
 
 
-@pytest.mark.parametrize("raw", ["", "12kb", "1.5", None])
+@pytest.mark.parametrize("raw", ["", "12kb", "1.5", None, "--1", "\u00b2", "\u0663",
+                                 "1" * 10])
 def test_an_integer_option_refuses_what_is_not_an_integer(raw: object) -> None:
     with pytest.raises(errors.InvalidOption):
         validate_options([("kbmax", raw)])
 
 
-@pytest.mark.parametrize("raw", ["not-an-address", "a b@example.test"])
+@pytest.mark.parametrize("raw", ["not-an-address", "a b@example.test", "jos\u00e9@example.test",
+                                 "a@example"])
 def test_an_email_option_needs_an_address(raw: str) -> None:
     with pytest.raises(errors.InvalidOption):
         validate_options([("replyto", raw)])
@@ -63,6 +65,13 @@ def test_choice_options_accept_their_values_in_any_case(key: str, raw: str, stor
 def test_choice_options_refuse_other_values(key: str, raw: str) -> None:
     with pytest.raises(errors.InvalidOption):
         validate_options([(key, raw)])
+
+
+def test_a_value_xml_cannot_carry_is_refused() -> None:
+    with pytest.raises(errors.InvalidOption) as caught:
+        validate_options([("nl_sendername", "Shop\x01")])
+
+    assert caught.value.key == "nl_sendername"
 
 
 def test_text_values_are_trimmed_and_limited_in_length() -> None:

@@ -78,7 +78,10 @@ def test_the_mime_bytes_parse_back_with_both_parts_and_encoded_headers() -> None
 @pytest.mark.parametrize(("options", "problem"), [
     ({"send_to": "ALL", "colour": "red"}, "unknown option"),
     ({"send_to": "ALL", "from_email": "a@b\r\nBcc: c@d"}, "not an email address"),
+    ({"send_to": "ALL", "from_email": "jos\u00e9@shop.example"}, "not an email address"),
     ({"send_to": "ALL", "from_name": "A\nB"}, "one line"),
+    ({"send_to": "ALL", "deliverydt": "99991231235959"}, "year"),
+    ({"send_to": "ALL", "deliverydt": "00010101000000"}, "year"),
     ({"send_to": "RECIPIENTS"}, "needs emails"),
     ({"send_to": "GROUPS", "recipients": "1;x"}, "ids"),
 ])

@@ -70,6 +70,14 @@ def test_a_range_includes_both_of_its_days() -> None:
     assert flt.window(_at(2030, 1, 1)) == Window(_at(2024, 1, 30), _at(2024, 2, 3))
 
 
+def test_a_range_to_the_last_day_python_knows_ends_with_it() -> None:
+    flt = UnsubscriberFilter(date=DateMode.RANGE, date_from=dt.date(2024, 1, 30),
+                             date_to=dt.date.max)
+
+    assert flt.window(_at(2030, 1, 1)) == Window(
+        _at(2024, 1, 30), dt.datetime.max.replace(tzinfo=dt.UTC))
+
+
 def test_a_one_day_range_is_that_day() -> None:
     day = dt.date(2024, 12, 31)
     flt = UnsubscriberFilter(date=DateMode.RANGE, date_from=day, date_to=day)
