@@ -132,6 +132,13 @@ class ImportRepository(_Repo, uow.ImportRepository):
     def clear_rows(self, process_id: int) -> None:
         self.conn.execute(t.import_rows.delete().where(t.import_rows.c.process_id == process_id))
 
+    def first_duplicate(self, process_id: int) -> str | None:
+        found = self.conn.execute(sa.text("""
+            SELECT coalesce(lower(email), mobile_number) AS contact FROM import_rows
+            WHERE process_id = :p AND problem IS NULL
+            GROUP BY 1 HAVING count(*) > 1 LIMIT 1"""), {"p": process_id}).scalar()
+        return None if found is None else str(found)
+
     def rejected_rows(self, process_id: int) -> Iterator[tuple[int, str]]:
         r = t.import_rows.c
         rows = self.conn.execution_options(yield_per=10_000).execute(

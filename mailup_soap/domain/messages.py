@@ -173,7 +173,7 @@ class Source(enum.StrEnum):
     """Where CreateNewsletter's `content` comes from (spec 3.1)."""
 
     HTML = "HTML"
-    TEXT = "TEXT"
+    TEXT = "TEXT"  # deprecated: the content is HTML, as at MailUp
     URL = "URL"  # content is the address of a page, fetched once when the message is made
     FILE = "FILE"  # content is the HTML file itself, base64-encoded (UTF-8)
 
@@ -270,9 +270,10 @@ def merge_fields(text: str, addressee: Addressee, escape: bool) -> str:
 
 
 def render_html(message: Message, addressee: Addressee, click_url: Callable[[str], str],
-                open_url: str, unsubscribe_url: str) -> str:
+                open_url: str | None, unsubscribe_url: str) -> str:
+    """The HTML part; `open_url`, when given, is the open-tracking pixel's address."""
     body = message.html
-    if message.content_type is ContentType.TEXT:
+    if message.content_type is ContentType.TEXT:  # an email stored so by an earlier release
         body = "<pre>" + html.escape(body) + "</pre>"
     if message.dynamic_fields:
         body = merge_fields(body, addressee, escape=True)
@@ -285,6 +286,8 @@ def render_html(message: Message, addressee: Addressee, click_url: Callable[[str
         body = body.replace(UNSUBSCRIBE_PLACEHOLDER, link)
     else:
         body += f'\n<p style="font-size:small">{link}</p>'
+    if open_url is None:
+        return body
     return body + f'\n<img src="{html.escape(open_url)}" width="1" height="1" alt="">'
 
 

@@ -15,6 +15,7 @@ import secrets
 import threading
 import time
 import urllib.parse
+from collections.abc import Mapping
 from email.utils import format_datetime
 
 from mailup_soap.domain import bounces, tokens
@@ -62,6 +63,18 @@ class _Pace:
             time.sleep(slot - now)
 
 
+@dataclasses.dataclass(frozen=True)
+class ListSettings:
+    """What the list's options (Manage's CreateList / UpdateList) change in its messages."""
+
+    reply_to: str = ""  # `replyto`: the Reply-To header
+    tracking: bool = True  # `tracking`: 0 leaves out the open pixel and the click links
+
+    @classmethod
+    def of(cls, options: Mapping[str, str]) -> ListSettings:
+        return cls(options.get("replyto", ""), options.get("tracking", "1") != "0")
+
+
 def run_delivery(deps: Deps, delivery_id: int) -> str:
     """The worker's part; returns what became of the delivery. A MailerError (the SMTP
     server unreachable) propagates after recording what was sent, so the job is retried."""
@@ -75,8 +88,12 @@ def run_delivery(deps: Deps, delivery_id: int) -> str:
             return left
         uow.sending.set_status(delivery_id, msg.DeliveryStatus.SENDING, deps.clock.now())
         message = uow.sending.message(delivery.account_id, delivery.message_id)
+        lst = uow.lists.get(delivery.account_id, delivery.list_id)
         uow.commit()
     assert message is not None
+    settings = ListSettings.of(lst.options if lst else {})
+    if not settings.tracking:
+        message = dataclasses.replace(message, link_tracking=False)
     sessions = [deps.bulk_mailer.open_session() for _ in range(max(1, deps.send_connections))]
     pace = _Pace(deps.send_per_second)
     try:
@@ -103,7 +120,7 @@ def run_delivery(deps: Deps, delivery_id: int) -> str:
                         uow.commit()
                         return "completed"
                     uow.commit()
-                outgoing, unwritable = _build_all(deps, current, message, batch)
+                outgoing, unwritable = _build_all(deps, current, message, batch, settings)
                 chunks = [outgoing[i::len(sessions)] for i in range(len(sessions))]
                 results = list(pool.map(_send_chunk, sessions, chunks, [pace] * len(chunks)))
                 sent = [rid for r in results for rid in r[0]]
@@ -120,14 +137,15 @@ def run_delivery(deps: Deps, delivery_id: int) -> str:
 
 
 def _build_all(deps: Deps, delivery: msg.Delivery, message: msg.Message,
-               batch: list[msg.Addressee]
+               batch: list[msg.Addressee], settings: ListSettings
                ) -> tuple[list[tuple[msg.Addressee, tuple[bytes, str]]], list[tuple[int, str]]]:
     """The batch's messages, and the recipients whose message cannot be written (an address
     stored before it was checked as it is now, say): each fails alone, not the batch."""
     outgoing, unwritable = [], []
     for addressee in batch:
         try:
-            outgoing.append((addressee, build_message(deps, delivery, message, addressee)))
+            outgoing.append((addressee, build_message(deps, delivery, message, addressee,
+                                                      settings)))
         except ValueError as exc:  # UnicodeEncodeError: a header that is not ASCII
             unwritable.append((addressee.recipient_id, f"the message cannot be written: {exc}"))
     return outgoing, unwritable
@@ -152,7 +170,8 @@ def _send_chunk(session: MailSession,
 
 
 def build_message(deps: Deps, delivery: msg.Delivery, message: msg.Message,
-                  addressee: msg.Addressee) -> tuple[bytes, str]:
+                  addressee: msg.Addressee, settings: ListSettings = ListSettings()
+                  ) -> tuple[bytes, str]:
     """One recipient's email (bytes) and its VERP envelope sender."""
     base = TrackLink(delivery.account_id, delivery.list_id, message.id, delivery.id,
                      addressee.recipient_id)
@@ -160,7 +179,8 @@ def build_message(deps: Deps, delivery: msg.Delivery, message: msg.Message,
     one_click = track_url(deps, "oneclick", base)
     html = msg.render_html(message, addressee,
                            lambda url: track_url(deps, "c", dataclasses.replace(base, url=url)),
-                           track_url(deps, "o", base), unsubscribe)
+                           track_url(deps, "o", base) if settings.tracking else None,
+                           unsubscribe)
     text = msg.render_text(message, addressee, unsubscribe)
     subject = message.subject
     if message.dynamic_fields:
@@ -180,5 +200,7 @@ def build_message(deps: Deps, delivery: msg.Delivery, message: msg.Message,
         ("List-Unsubscribe-Post", "List-Unsubscribe=One-Click"),
         ("X-MailUp-Delivery", str(delivery.id)),
     ]
+    if settings.reply_to:
+        headers.append(("Reply-To", settings.reply_to))
     return (msg.mime(headers, text, html, f"=_{tag}"),
             bounces.verp_address(deps.secret_key, delivery.id, addressee.recipient_id, domain))

@@ -65,8 +65,8 @@ def _content(deps: Deps, subject: str | None, kind: str | None, content: str | N
                                          ) from None
     elif source is msg.Source.FILE:
         body = msg.file_content(body)
-    ctype = msg.ContentType.TEXT if source is msg.Source.TEXT else msg.ContentType.HTML
-    return (subject or "").strip()[:500], ctype, body, opts
+    # TEXT is deprecated and MailUp treats it as HTML (spec 3.1): clients send HTML with it.
+    return (subject or "").strip()[:500], msg.ContentType.HTML, body, opts
 
 
 def _caller_list(deps: Deps, cred: Credentials, list_id: int) -> int:
@@ -589,6 +589,9 @@ def send_message_nl(deps: Deps, cred: Credentials, file_name: str | None,
                     delivery_id=delivery.id)
         except (OSError, ValueError) as exc:  # missing, a folder, a name too long, unreadable
             raise errors.InvalidArgument("fileName", f"{file_name!r}: {exc}") from None
+        duplicate = uow.imports.first_duplicate(process_id)
+        if duplicate is not None:  # MailUp's SendMessageNL fails on them too
+            raise errors.InvalidArgument("fileName", f"{duplicate!r} is in the file twice")
         uow.jobs.defer(MESSAGE_NL_TASK, SEND_QUEUE,
                        {"delivery_id": delivery.id, "process_id": process_id},
                        at=start if start > now else None, lock=delivery_lock(delivery.id))

@@ -344,6 +344,11 @@ class ImportRepository(abc.ABC):
     def rejected_rows(self, process_id: int) -> Iterator[tuple[int, str]]:
         """(row number, reason) of the rows refused at staging, in row order."""
 
+    @abc.abstractmethod
+    def first_duplicate(self, process_id: int) -> str | None:
+        """An address (or, for a row without one, a mobile number) that two valid staged rows
+        give, if any."""
+
 
 class ExportRepository(abc.ABC):
     """Unsubscribers (spec 7.2) and the saved export profiles, one account at a time."""

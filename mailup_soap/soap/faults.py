@@ -40,11 +40,14 @@ IMPORT_CODES: dict[type[errors.MailUpError], int] = AUTH_CODES | {
     errors.ImportAlreadyStarted: -602,
     errors.IpNotRegistered: -1011,
 }
-# Codes that are relative to the operation's base (-300 + 1 = -301 list not specified).
+# Codes that are relative to the operation's base (-300 - 2 = -302 group name not specified).
 IMPORT_RELATIVE: dict[type[errors.MailUpError], int] = {
-    errors.ListNotSpecified: 1,
     errors.GroupNameMissing: 2,
 }
+# "List not specified" has a code of its own only in CreateGroup (-301); for the others
+# -401, -501, -601 mean "xmlDoc empty", "idProcess not found", "a process already running",
+# so a missing list id gets the failed list verification an unknown one gets.
+CREATE_GROUP_BASE = -300
 
 
 def _lookup(table: dict[type[errors.MailUpError], int], error: errors.MailUpError) -> int | None:
@@ -59,6 +62,8 @@ def access_key_code(error: errors.MailUpError) -> int | None:
 
 
 def import_code(error: errors.MailUpError, base: int) -> int:
+    if isinstance(error, errors.ListNotSpecified):
+        return base - 1 if base == CREATE_GROUP_BASE else IMPORT_CODES[errors.ListNotFound]
     code = _lookup(IMPORT_CODES, error)
     if code is not None:
         return code

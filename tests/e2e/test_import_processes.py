@@ -132,9 +132,16 @@ def test_bad_documents_get_their_codes_and_import_nothing(
                  "<campo1>&x;</campo1></subscriber></subscribers>"),
              new("<people/>")]
     beyond = _new(imp, account, list_id, guid, _doc(_row("a@b.example")), idGroups="99999999999")
+    no_list = _new(imp, account, 0, "", _doc(_row("a@b.example")))
+    header = [auth_header(account)]
+    no_list_details = _code(imp.GetProcessDetails(idList=0, listGUID="", idProcess=1,
+                                                  _soapheaders=header))
+    no_list_start = _code(imp.StartProcess(idList=0, listGUID="", idProcess=1,
+                                           _soapheaders=header))
 
     assert codes == [-401, -402, -402, -402, -402]
     assert beyond == -400
+    assert (no_list, no_list_details, no_list_start) == (-101, -101, -101)
     with engine.connect() as conn:
         assert conn.execute(sa.select(sa.func.count()).select_from(t.import_processes).where(
             t.import_processes.c.account_id == account.console_id)).scalar_one() == 0

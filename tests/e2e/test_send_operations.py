@@ -511,6 +511,8 @@ def test_send_message_nl_answers_minus_1_for_bad_parameters_and_minus_3_when_an_
     home.mkdir(parents=True, exist_ok=True)
     (home / "ok.csv").write_text("111\na@example.test\n")
     (home / "bad.csv").write_text("111|1\na@example.test|x\n")
+    (home / "twice.csv").write_text("111;1\na@example.test;x\nb@example.test;y\n"
+                                    "A@example.test;z\n")
 
     answers = [
         _message_nl(soap, key, "missing.csv", list_id, newsletter_id),
@@ -520,6 +522,7 @@ def test_send_message_nl_answers_minus_1_for_bad_parameters_and_minus_3_when_an_
         _message_nl(soap, key, "ok.csv", list_id + 1000, newsletter_id),
         _message_nl(soap, key, "ok.csv", list_id, newsletter_id, separator=";;"),
         _message_nl(soap, key, "x" * 300 + ".csv", list_id, newsletter_id),
+        _message_nl(soap, key, "twice.csv", list_id, newsletter_id),
         _message_nl(soap, key, "ok.csv", list_id, newsletter_id,
                     timeDateSending=dt.datetime(9500, 1, 1, tzinfo=dt.UTC)),
     ]
@@ -529,7 +532,7 @@ def test_send_message_nl_answers_minus_1_for_bad_parameters_and_minus_3_when_an_
                      {"a": account.console_id, "l": list_id})
     busy = _message_nl(soap, key, "ok.csv", list_id, newsletter_id)
 
-    assert answers == [-1] * 8 and busy == -3
+    assert answers == [-1] * 9 and busy == -3
     assert _q(engine, "SELECT id FROM deliveries WHERE account_id = :a",
               a=account.console_id) == []
 

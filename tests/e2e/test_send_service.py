@@ -217,6 +217,50 @@ def test_links_of_a_deleted_delivery_still_open_and_redirect_and_count_nothing(
               a=account.console_id) == [(0,)]
 
 
+def test_the_lists_replyto_and_tracking_options_shape_its_messages(
+        soap: ServiceFactory, account: AccountInfo, engine: sa.Engine, smtp: SmtpSink,
+        server_settings: Settings) -> None:
+    key = login(soap, account, "Send")
+    list_id = _list(soap, key)
+    updated = parse(soap("Manage").UpdateList(
+        accessKey=key, listID=list_id,
+        options=_options(replyto="help@shop.example", tracking="0")))
+    assert updated.findtext("errorCode") == "0"
+    ann = _email("ann")
+    _subscribe(engine, account.console_id, list_id, ann, "subscribed", "Ann")
+
+    _send(soap, key, list_id, _newsletter(soap, key, list_id), send_to="ALL")
+    run_jobs(server_settings, "send")
+
+    [message] = smtp.to(ann)
+    html = _html(message)
+    assert message["Reply-To"] == "help@shop.example"
+    assert 'href="https://shop.example/sale?x=1&amp;y=2"' in html  # not through the tracker
+    assert "/frontend/t/o" not in html and "/frontend/t/c" not in html
+    assert "/frontend/t/u" in html  # the unsubscribe link stays
+
+
+def test_a_text_newsletter_is_html_as_at_mailup(
+        soap: ServiceFactory, account: AccountInfo, engine: sa.Engine, smtp: SmtpSink,
+        server_settings: Settings) -> None:
+    key = login(soap, account, "Send")
+    list_id = _list(soap, key)
+    ann = _email("ann")
+    _subscribe(engine, account.console_id, list_id, ann, "subscribed", "Ann")
+    created = parse(soap("Send").CreateNewsletter(
+        accessKey=key, listID=list_id, subject="Text", type="TEXT",
+        content="<p>Hello <b>[campo1]</b></p>", options=None))
+    newsletter_id = int(created.findtext("newsletterID") or 0)
+
+    _send(soap, key, list_id, newsletter_id, send_to="ALL")
+    run_jobs(server_settings, "send")
+
+    [message] = smtp.to(ann)
+    assert "<p>Hello <b>Ann</b></p>" in _html(message)
+    assert "&lt;" not in _html(message)
+    assert _text(message).startswith("Hello Ann")
+
+
 def test_send_to_recipients_and_to_groups_minus_excluded_groups(
         soap: ServiceFactory, account: AccountInfo, engine: sa.Engine, smtp: SmtpSink,
         server_settings: Settings) -> None:

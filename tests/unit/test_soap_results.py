@@ -217,8 +217,16 @@ def test_an_import_error_answers_its_return_code_and_no_payload(
 
 
 def test_import_relative_codes_follow_the_operation_base() -> None:
-    assert faults.import_code(errors.ListNotSpecified(), -400) == -401
+    assert faults.import_code(errors.GroupNameMissing(), -300) == -302
     assert faults.import_code(errors.InvalidArgument("x", "y"), -600) == -600
+
+
+@pytest.mark.parametrize(("base", "code"), [(-300, -301), (-400, -101), (-500, -101),
+                                            (-600, -101)])
+def test_a_missing_list_is_minus_301_in_create_group_and_a_failed_verification_elsewhere(
+        base: int, code: int) -> None:
+    # -401, -501, -601 would read "xmlDoc empty", "process not found", "already running".
+    assert faults.import_code(errors.ListNotSpecified(), base) == code
 
 
 def test_an_unexpected_exception_is_logged_and_answered_as_a_bare_server_fault(
