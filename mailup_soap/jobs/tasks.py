@@ -80,6 +80,12 @@ def make_blueprint(deps: Callable[[], Deps], sync_time: str = "02:00") -> Bluepr
         return confirmations.send_confirmation(deps(), account_id, list_id, recipient_id,
                                                sender_email, sender_name)
 
+    @bp.task(name="send_unsubscribed_notice", queue=subscriptions.MAIL_QUEUE,
+             retry=RetryStrategy(max_attempts=6, wait=60, linear_wait=120))
+    def send_unsubscribed_notice(account_id: int, list_id: int, recipient_id: int) -> bool:
+        return confirmations.send_unsubscribed_notice(deps(), account_id, list_id,
+                                                      recipient_id)
+
     # One job per delivery at a time (a lock per delivery). The SMTP server unreachable:
     # retried, a minute apart and growing; what was sent is recorded before the error.
     @bp.task(name="run_delivery", queue=delivery_engine.SEND_QUEUE,

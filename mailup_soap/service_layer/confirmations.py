@@ -1,12 +1,15 @@
-"""The double opt-in email: sent by a worker for each subscription that became pending."""
+"""The emails a list sends about a subscription itself, each by a worker: the double opt-in
+request for a subscription that became pending, and the notice of an unsubscription when the
+list's `sendemailoptout` option asks for it."""
 from __future__ import annotations
 
 import urllib.parse
 from email.message import EmailMessage
 from email.utils import formataddr, make_msgid
 
-from mailup_soap.domain.model import SubscriptionStatus
+from mailup_soap.domain.model import MailingList, SubscriptionState, SubscriptionStatus
 from mailup_soap.service_layer.deps import Deps
+from mailup_soap.service_layer.ports import Mailer
 from mailup_soap.service_layer.subscriptions import confirmation_token
 
 CONFIRM_PATH = "/frontend/confirm.aspx"
@@ -20,27 +23,70 @@ def send_confirmation(deps: Deps, account_id: int, list_id: int, recipient_id: i
                       sender_email: str = "", sender_name: str = "") -> bool:
     """Email the confirmation link if the subscription is still pending; False otherwise.
     A MailerError propagates so that the job is retried."""
-    if deps.mailer is None:
-        raise RuntimeError("no Mailer configured")
+    found = _still(deps, account_id, list_id, recipient_id, SubscriptionStatus.PENDING)
+    requested_at = found[2].requested_at if found else None
+    if found is None or requested_at is None:
+        return False
+    lst, email, _ = found
+    link = confirm_url(deps, confirmation_token(deps, account_id, list_id, recipient_id,
+                                                requested_at))
+    message = _message(deps, lst, email,
+                       f"Please confirm your subscription to {lst.name}", sender_email,
+                       sender_name)
+    message.set_content(
+        f"Someone (hopefully you) asked to subscribe {email} to {lst.name}.\n\n"
+        f"To confirm, open this link and press the button:\n{link}\n\n"
+        "If it was not you, ignore this message: nothing happens without your confirmation.\n")
+    _mailer(deps).send(message)
+    return True
+
+
+def send_unsubscribed_notice(deps: Deps, account_id: int, list_id: int,
+                             recipient_id: int) -> bool:
+    """Tell the recipient they are unsubscribed, if they still are; False otherwise. A
+    MailerError propagates so that the job is retried."""
+    found = _still(deps, account_id, list_id, recipient_id, SubscriptionStatus.UNSUBSCRIBED)
+    if found is None:
+        return False
+    lst, email, _ = found
+    message = _message(deps, lst, email, f"You are unsubscribed from {lst.name}")
+    message.set_content(
+        f"{email} is unsubscribed from {lst.name}: it will receive no more of its "
+        "messages.\n\nIf you did not ask for this, you can subscribe again where you first "
+        "did.\n")
+    _mailer(deps).send(message)
+    return True
+
+
+def _still(deps: Deps, account_id: int, list_id: int, recipient_id: int,
+           status: SubscriptionStatus) -> tuple[MailingList, str, SubscriptionState] | None:
+    """The list, the address and the subscription, if the recipient has an address and the
+    subscription still has that status (the job may run after it changed again)."""
+    _mailer(deps)  # a worker without one fails at once, not after reading
     with deps.uow() as uow:
         lst = uow.lists.get(account_id, list_id)
         recipient = uow.recipients.get(account_id, recipient_id)
         state = uow.lifecycle.state(account_id, list_id, recipient_id)
     if lst is None or recipient is None or not recipient.email or state is None \
-            or state.status is not SubscriptionStatus.PENDING or state.requested_at is None:
-        return False
-    link = confirm_url(deps, confirmation_token(deps, account_id, list_id, recipient_id,
-                                                state.requested_at))
+            or state.status is not status:
+        return None
+    return lst, recipient.email, state
+
+
+def _mailer(deps: Deps) -> Mailer:
+    if deps.mailer is None:
+        raise RuntimeError("no Mailer configured")
+    return deps.mailer
+
+
+def _message(deps: Deps, lst: MailingList, to: str, subject: str, sender_email: str = "",
+             sender_name: str = "") -> EmailMessage:
+    """From the given sender, else the list's (`owneremail`, `nl_sendername`), else ours."""
     message = EmailMessage()
     sender = sender_email or lst.options.get("owneremail") or deps.mail_from
     message["From"] = formataddr((sender_name or lst.options.get("nl_sendername", lst.name),
                                   sender))
-    message["To"] = recipient.email
-    message["Subject"] = f"Please confirm your subscription to {lst.name}"
+    message["To"] = to
+    message["Subject"] = subject
     message["Message-ID"] = make_msgid(domain=sender.rpartition("@")[2] or None)
-    message.set_content(
-        f"Someone (hopefully you) asked to subscribe {recipient.email} to {lst.name}.\n\n"
-        f"To confirm, open this link and press the button:\n{link}\n\n"
-        "If it was not you, ignore this message: nothing happens without your confirmation.\n")
-    deps.mailer.send(message)
-    return True
+    return message

@@ -23,6 +23,7 @@ from mailup_soap.service_layer.lists import parse_guid
 from mailup_soap.service_layer.unit_of_work import AbstractUnitOfWork
 
 CONFIRM_TASK = "mailup:send_confirmation"
+UNSUBSCRIBED_NOTICE_TASK = "mailup:send_unsubscribed_notice"
 MAIL_QUEUE = "mail"
 CONFIRM_PURPOSE = "confirm-subscription"
 
@@ -72,8 +73,10 @@ def _list(uow: AbstractUnitOfWork, account_id: int, list_id: int,
 
 def apply_step(uow: AbstractUnitOfWork, deps: Deps, lst: MailingList, recipient: Recipient,
            step: Transition, source: ChangeSource, reason: int | None = None,
-           sender: Sender | None = None) -> None:
-    """Carry out a transition: the row, its event, and the confirmation email job."""
+           sender: Sender | None = None, *, by_recipient: bool = False) -> None:
+    """Carry out a transition: the row, its event, and the confirmation email job; when
+    `by_recipient` (the recipient's own unsubscription), the notice of a list whose
+    `sendemailoptout` option is on (spec 6.3)."""
     now = deps.clock.now()
     if step.outcome is Outcome.CHANGED:
         assert step.event is not None, "every change has its event"
@@ -90,6 +93,11 @@ def apply_step(uow: AbstractUnitOfWork, deps: Deps, lst: MailingList, recipient:
         uow.jobs.defer(CONFIRM_TASK, MAIL_QUEUE, {
             "account_id": lst.account_id, "list_id": lst.id, "recipient_id": recipient.id,
             "sender_email": sender.email, "sender_name": sender.name})
+    if (by_recipient and step.outcome is Outcome.CHANGED and recipient.email
+            and step.status is SubscriptionStatus.UNSUBSCRIBED
+            and lst.options.get("sendemailoptout") == "1"):
+        uow.jobs.defer(UNSUBSCRIBED_NOTICE_TASK, MAIL_QUEUE, {
+            "account_id": lst.account_id, "list_id": lst.id, "recipient_id": recipient.id})
 
 
 def _current(uow: AbstractUnitOfWork, lst: MailingList,
@@ -149,7 +157,8 @@ def unsubscribe(deps: Deps, account_id: int, ip: str, list_id: int, guid: str | 
         recipient = uow.recipients.find(account_id, contact.email, contact.mobile)
         step = lifecycle.unsubscribe(_current(uow, lst, recipient))
         if recipient is not None:
-            apply_step(uow, deps, lst, recipient, step, source, reason=int(reason))
+            apply_step(uow, deps, lst, recipient, step, source, reason=int(reason),
+                       by_recipient=True)
         uow.commit()
         return step.outcome
 

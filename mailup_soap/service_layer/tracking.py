@@ -149,7 +149,8 @@ def _unsubscribe_in(uow: AbstractUnitOfWork, deps: Deps, link: TrackLink,
     state = uow.lifecycle.state(link.account_id, link.list_id, link.recipient_id)
     current = lifecycle.Current(state.status, state.reason) if state else None
     step = lifecycle.unsubscribe(current)
-    apply_step(uow, deps, lst, recipient, step, source, reason=int(reason))
+    apply_step(uow, deps, lst, recipient, step, source, reason=int(reason),
+               by_recipient=source is ChangeSource.RECIPIENT)
     if step.outcome is lifecycle.Outcome.CHANGED:
         uow.sending.set_optout_message(link.account_id, link.list_id, link.recipient_id,
                                        link.message_id)

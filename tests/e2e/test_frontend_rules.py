@@ -163,6 +163,32 @@ def test_confirmation_email_uses_the_sender_overrides(
     assert "L0" in mail["Subject"]
 
 
+def test_a_list_with_sendemailoptout_tells_who_unsubscribes_and_others_do_not(
+        server_url: str, server_settings: Settings, soap: ServiceFactory, account: AccountInfo,
+        smtp: SmtpSink) -> None:
+    [notifying, silent], _ = _setup(server_url, soap, account, lists=2)
+    key = login(soap, account)
+    updated = parse(soap("Manage").UpdateList(accessKey=key, listID=notifying, options={
+        "Option": [{"Key": "sendemailoptout", "Value": "1"},
+                   {"Key": "owneremail", "Value": "news@shop.example"}]}))
+    assert updated.findtext("errorCode") == "0"
+    ann, bob = _address(), _address()
+    for who, list_id in ((ann, notifying), (bob, silent)):
+        _get(server_url, account, "/frontend/xmlSubscribe.aspx", Email=who, List=list_id,
+             Confirm=0)
+
+    gone = [_get(server_url, account, "/frontend/xmlUnSubscribe.aspx", Email=who, List=lst)
+            for who, lst in ((ann, notifying), (bob, silent), (ann, notifying))]
+    run_jobs(server_settings, "mail")
+
+    assert gone == ["0", "0", "3"]
+    [notice] = smtp.to(ann)  # once: the second call changed nothing
+    assert notice["Subject"] == "You are unsubscribed from L0"
+    assert notice["From"] == "L0 <news@shop.example>"
+    assert ann in notice.get_content()
+    assert smtp.to(bob) == []
+
+
 def test_wsactivation_answers_mailup_codes(server_url: str, account: AccountInfo) -> None:
     missing = _activate(server_url, account, usr="", pwd="")
     wrong = _activate(server_url, account, pwd="wrong")

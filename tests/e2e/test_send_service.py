@@ -62,6 +62,20 @@ def _send(soap: ServiceFactory, key: str, list_id: int, newsletter_id: int,
                                              options=_options(**opts)))
 
 
+def _ann_on_a_list(soap: ServiceFactory, account: AccountInfo, engine: sa.Engine,
+                   **list_options: str) -> tuple[str, int, str]:
+    """A Send accessKey, a new list with those options, and its one subscriber Ann."""
+    key = login(soap, account, "Send")
+    list_id = _list(soap, key)
+    if list_options:
+        updated = parse(soap("Manage").UpdateList(accessKey=key, listID=list_id,
+                                                  options=_options(**list_options)))
+        assert updated.findtext("errorCode") == "0", updated
+    ann = _email("ann")
+    _subscribe(engine, account.console_id, list_id, ann, "subscribed", "Ann")
+    return key, list_id, ann
+
+
 def _text(message: email.message.EmailMessage) -> str:
     part = message.get_body(("plain",))
     assert part is not None
@@ -193,10 +207,7 @@ def test_a_newsletter_reaches_only_subscribers_personalised_with_working_links(
 def test_links_of_a_deleted_delivery_still_open_and_redirect_and_count_nothing(
         soap: ServiceFactory, account: AccountInfo, engine: sa.Engine, smtp: SmtpSink,
         server_settings: Settings) -> None:
-    key = login(soap, account, "Send")
-    list_id = _list(soap, key)
-    ann = _email("ann")
-    _subscribe(engine, account.console_id, list_id, ann, "subscribed", "Ann")
+    key, list_id, ann = _ann_on_a_list(soap, account, engine)
     sent = _send(soap, key, list_id, _newsletter(soap, key, list_id), send_to="ALL")
     delivery_id = int(sent.findtext("deliveryID") or 0)
     run_jobs(server_settings, "send")
@@ -220,14 +231,8 @@ def test_links_of_a_deleted_delivery_still_open_and_redirect_and_count_nothing(
 def test_the_lists_replyto_and_tracking_options_shape_its_messages(
         soap: ServiceFactory, account: AccountInfo, engine: sa.Engine, smtp: SmtpSink,
         server_settings: Settings) -> None:
-    key = login(soap, account, "Send")
-    list_id = _list(soap, key)
-    updated = parse(soap("Manage").UpdateList(
-        accessKey=key, listID=list_id,
-        options=_options(replyto="help@shop.example", tracking="0")))
-    assert updated.findtext("errorCode") == "0"
-    ann = _email("ann")
-    _subscribe(engine, account.console_id, list_id, ann, "subscribed", "Ann")
+    key, list_id, ann = _ann_on_a_list(soap, account, engine, replyto="help@shop.example",
+                                       tracking="0")
 
     _send(soap, key, list_id, _newsletter(soap, key, list_id), send_to="ALL")
     run_jobs(server_settings, "send")
@@ -240,13 +245,30 @@ def test_the_lists_replyto_and_tracking_options_shape_its_messages(
     assert "/frontend/t/u" in html  # the unsubscribe link stays
 
 
+def test_the_unsubscribe_link_of_a_list_with_sendemailoptout_sends_the_notice(
+        soap: ServiceFactory, account: AccountInfo, engine: sa.Engine, smtp: SmtpSink,
+        server_settings: Settings) -> None:
+    key, list_id, ann = _ann_on_a_list(soap, account, engine, sendemailoptout="1")
+    _send(soap, key, list_id, _newsletter(soap, key, list_id), send_to="ALL")
+    run_jobs(server_settings, "send")
+    [newsletter] = smtp.to(ann)
+    page = re.search(r'href="([^"]*/frontend/t/u\?[^"]*)"', _html(newsletter))
+    assert page
+    page_url = page.group(1).replace("&amp;", "&")
+    token = urllib.parse.parse_qs(urllib.parse.urlsplit(page_url).query)["t"][0]
+
+    assert _request(page_url.split("?")[0], "POST",
+                    urllib.parse.urlencode({"t": token})).status == 200
+    run_jobs(server_settings, "mail")
+
+    subjects = [m["Subject"] for m in smtp.to(ann)]
+    assert subjects == ["News for Ann", "You are unsubscribed from Newsletter"]
+
+
 def test_a_text_newsletter_is_html_as_at_mailup(
         soap: ServiceFactory, account: AccountInfo, engine: sa.Engine, smtp: SmtpSink,
         server_settings: Settings) -> None:
-    key = login(soap, account, "Send")
-    list_id = _list(soap, key)
-    ann = _email("ann")
-    _subscribe(engine, account.console_id, list_id, ann, "subscribed", "Ann")
+    key, list_id, ann = _ann_on_a_list(soap, account, engine)
     created = parse(soap("Send").CreateNewsletter(
         accessKey=key, listID=list_id, subject="Text", type="TEXT",
         content="<p>Hello <b>[campo1]</b></p>", options=None))
