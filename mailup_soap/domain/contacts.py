@@ -34,14 +34,22 @@ MOBILE_PUNCTUATION = re.compile(r"[\s\-./()]", re.ASCII)
 _MOBILE = re.compile(r"\+?[0-9]{6,16}")
 
 
-def normalize_mobile(raw: str | None) -> tuple[str, str] | None:
+def has_international_prefix(raw: str | None) -> bool:
+    return MOBILE_PUNCTUATION.sub("", raw or "").startswith(("+", "00"))
+
+
+def normalize_mobile(raw: str | None, default_prefix: str = "") -> tuple[str, str] | None:
     """A number with its international prefix (`+39 333 1234567`, `0039...`) -> ("", "+39...").
-    The prefix is kept inside the number: it cannot be split without a numbering plan."""
+    The prefix is kept inside the number: it cannot be split without a numbering plan. A
+    number without `+` or `00` gets `default_prefix` (a list's option) when one is given,
+    else its digits are taken to begin with their prefix."""
     value = MOBILE_PUNCTUATION.sub("", raw or "")
     if not value:
         return None
     if value.startswith("00"):
         value = "+" + value[2:]
+    elif not value.startswith("+") and default_prefix:
+        value = "+" + default_prefix.lstrip("+").removeprefix("00") + value
     if not _MOBILE.fullmatch(value):
         raise InvalidContact("Sms", f"{raw!r} is not a mobile number")
     return ("", value if value.startswith("+") else "+" + value)

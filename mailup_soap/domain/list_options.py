@@ -7,8 +7,8 @@ from collections.abc import Iterable
 from mailup_soap.domain.contacts import EMAIL, EMAIL_MAX, NOT_XML
 from mailup_soap.errors import InvalidOption
 
-# Documented keys (spec section 4); value kind: "text", "email", "bool" (0/1), "int", or a
-# tuple of allowed literal values.
+# Documented keys (spec section 4); value kind: "text", "email", "bool" (0/1), "int",
+# "prefix" (an international dialling prefix: 39, +39, 0039), or a tuple of allowed values.
 OPTION_KINDS: dict[str, object] = {
     "owneremail": "email",
     "bouncedemail": "email",
@@ -31,7 +31,7 @@ OPTION_KINDS: dict[str, object] = {
     "headerlistunsubscriber": "text",
     "multipart_text": "bool",
     "conversionlab_trackcode": "text",
-    "default_prefix": "text",
+    "default_prefix": "prefix",
     "multi_optout_list": "text",
 }
 
@@ -42,6 +42,7 @@ _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off", ""}
 MAX_OPTION_LENGTH = 2000
 _INT = re.compile(r"-?[0-9]{1,9}")
+_PREFIX = re.compile(r"(?:\+|00)?[1-9][0-9]{0,3}")
 
 
 def _check(key: str, raw: object) -> str:
@@ -62,6 +63,10 @@ def _check(key: str, raw: object) -> str:
         if not _INT.fullmatch(value):
             raise InvalidOption(key, "must be an integer")
         return str(int(value))
+    if kind == "prefix":
+        if value and not _PREFIX.fullmatch(value):
+            raise InvalidOption(key, "must be an international prefix such as +39")
+        return value
     if kind == "email":
         if value and (len(value) > EMAIL_MAX or not EMAIL.match(value)):
             raise InvalidOption(key, "must be an email address")

@@ -61,6 +61,13 @@ def _check_caller(uow: AbstractUnitOfWork, account_id: int, ip: str) -> None:
         raise errors.IpNotRegistered(ip)
 
 
+def default_prefix(deps: Deps, account_id: int, list_id: int) -> str:
+    """The list's `default_prefix` option ("" when none, or no such list)."""
+    with deps.uow() as uow:
+        found = uow.lists.get(account_id, list_id)
+    return found.options.get("default_prefix", "") if found else ""
+
+
 def _list(uow: AbstractUnitOfWork, account_id: int, list_id: int,
           guid: str | None = None) -> MailingList:
     found = uow.lists.get(account_id, list_id)

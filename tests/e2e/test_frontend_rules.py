@@ -163,6 +163,32 @@ def test_confirmation_email_uses_the_sender_overrides(
     assert "L0" in mail["Subject"]
 
 
+def test_a_number_without_its_prefix_takes_the_lists_default_prefix(
+        server_url: str, soap: ServiceFactory, account: AccountInfo, engine: sa.Engine) -> None:
+    [with_prefix, without], guid = _setup(server_url, soap, account, lists=2)
+    key = login(soap, account)
+    updated = parse(soap("Manage").UpdateList(accessKey=key, listID=with_prefix, options={
+        "Option": [{"Key": "default_prefix", "Value": "+39"}]}))
+    assert updated.findtext("errorCode") == "0"
+    local = f"333{secrets.randbelow(10**7):07d}"
+
+    subscribed = _get(server_url, account, "/frontend/xmlSubscribe.aspx", Sms=local,
+                      List=with_prefix, Confirm=0)
+    checked = _get(server_url, account, "/frontend/xmlChkSubscriber.aspx", Sms=local,
+                   List=with_prefix, ListGuid=guid)
+    same = _get(server_url, account, "/frontend/xmlChkSubscriber.aspx", Sms=f"+39 {local}",
+                List=with_prefix, ListGuid=guid)
+    elsewhere = _get(server_url, account, "/frontend/xmlSubscribe.aspx", Sms=local,
+                     List=without, Confirm=0)
+
+    assert (subscribed, checked, same, elsewhere) == ("0", "2", "2", "0")
+    with engine.connect() as conn:
+        numbers = conn.execute(sa.select(t.recipients.c.mobile_number).where(
+            t.recipients.c.account_id == account.console_id)).scalars().all()
+    # The list without a default prefix takes the digits as beginning with theirs.
+    assert sorted(numbers) == sorted([f"+39{local}", f"+{local}"])
+
+
 def test_a_list_with_sendemailoptout_tells_who_unsubscribes_and_others_do_not(
         server_url: str, server_settings: Settings, soap: ServiceFactory, account: AccountInfo,
         smtp: SmtpSink) -> None:

@@ -94,6 +94,17 @@ def test_what_is_not_a_mobile_number_is_refused_as_an_invalid_contact(raw: str) 
     assert caught.value.name == "Sms"
 
 
+@pytest.mark.parametrize("prefix", ["39", "+39", "0039"])
+def test_a_number_without_its_prefix_takes_the_default_prefix_given(prefix: str) -> None:
+    assert contacts.normalize_mobile("333 1234567", prefix) == ("", "+393331234567")
+
+
+@pytest.mark.parametrize("raw", ["+44 7700 900123", "0044 7700 900123"])
+def test_a_number_with_its_prefix_keeps_it_whatever_the_default(raw: str) -> None:
+    assert contacts.normalize_mobile(raw, "39") == ("", "+447700900123")
+    assert contacts.has_international_prefix(raw)
+
+
 def test_a_mobile_number_in_non_ascii_digits_is_refused() -> None:
     with pytest.raises(InvalidContact):
         contacts.normalize_mobile("+٣٩٣٣٣١٢٣٤٥٦٧")

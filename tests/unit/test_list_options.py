@@ -67,6 +67,17 @@ def test_choice_options_refuse_other_values(key: str, raw: str) -> None:
         validate_options([(key, raw)])
 
 
+@pytest.mark.parametrize("raw", ["39", "+39", "0039", "+1", "+1268", ""])
+def test_a_default_prefix_is_an_international_prefix(raw: str) -> None:
+    assert validate_options([("default_prefix", raw)]) == {"default_prefix": raw}
+
+
+@pytest.mark.parametrize("raw", ["Italy", "+039", "+12345", "3 9", "+"])
+def test_a_default_prefix_refuses_what_is_not_one(raw: str) -> None:
+    with pytest.raises(errors.InvalidOption):
+        validate_options([("default_prefix", raw)])
+
+
 def test_a_value_xml_cannot_carry_is_refused() -> None:
     with pytest.raises(errors.InvalidOption) as caught:
         validate_options([("nl_sendername", "Shop\x01")])
