@@ -146,7 +146,7 @@ def _build_all(deps: Deps, delivery: msg.Delivery, message: msg.Message,
         try:
             outgoing.append((addressee, build_message(deps, delivery, message, addressee,
                                                       settings)))
-        except ValueError as exc:  # UnicodeEncodeError: a header that is not ASCII
+        except UnicodeEncodeError as exc:  # a header that cannot be ASCII
             unwritable.append((addressee.recipient_id, f"the message cannot be written: {exc}"))
     return outgoing, unwritable
 
