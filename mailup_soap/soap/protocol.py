@@ -19,7 +19,9 @@ class MailUpSoapMixin:
     - refuse booleans other than true/false/1/0 (spyne reads them as false);
     - read empty string elements as "" (spyne refuses them as null when nillable is off);
     - read `Option/Value` (xs:anyType) as its text, with or without xsi:type, and ignore
-      xsi:type elsewhere (no polymorphism in this API; unknown xsi:types must not fault).
+      xsi:type elsewhere (no polymorphism in this API; unknown xsi:types must not fault);
+    - refuse a dateTime of the right shape that is no date (`2001-02-30T00:00:00`, hour 24):
+      spyne checks the shape only, and Python's ValueError escaped the WSGI app.
     """
 
     ns_soap_env: str
@@ -46,6 +48,13 @@ class MailUpSoapMixin:
         if len(element):
             raise Fault("Client.ValidationError", "Option/Value must be text")
         return None if element.text is None else str(element.text)
+
+    def datetime_from_unicode_iso(self, cls: type, string: str) -> Any:
+        try:
+            return super().datetime_from_unicode_iso(cls, string)  # type: ignore[misc]
+        except ValueError as exc:
+            raise Fault("Client.ValidationError",
+                        f"{string!r} is not a date and time: {exc}") from None
 
     def unicode_from_element(self, ctx: Any, cls: type, element: etree._Element) -> Any:
         # ASMX clients send an empty string as <x/> or <x></x>: that is "", not a missing value.

@@ -233,6 +233,27 @@ def test_a_wrong_type_is_a_validation_fault(world: World) -> None:
     assert post(world.manage, body).fault(SOAP11) == "soap11env:Client.ValidationError"
 
 
+@pytest.mark.parametrize("when", ["2001-02-30T00:00:00", "2000-02-29T24:00:00",
+                                  "2001-13-01T00:00:00", "0000-01-01T00:00:00",
+                                  "2001-01-01T00:00:00+25:00"])
+@pytest.mark.parametrize("version", [SOAP11, SOAP12])
+def test_a_date_time_of_the_right_shape_that_is_no_date_is_a_validation_fault(
+        world: World, when: str, version: str) -> None:
+    send = SoapEndpoint(SERVICES[1], world.deps, "http://127.0.0.1:8080", MAX_BODY)
+    body = envelope(
+        f'<SendMessageNL xmlns="{SERVICES_NS}"><accessKey>k</accessKey><fileName>a.csv'
+        "</fileName><separator>;</separator><listId>1</listId><listGuid></listGuid>"
+        "<messageId>1</messageId><senderName></senderName><sender></sender><subject>"
+        f"</subject><timeDateSending>{when}</timeDateSending><sendDelayTest>0</sendDelayTest>"
+        "</SendMessageNL>", version=version)
+
+    answer = post(send, body, content_type=TEXT_XML if version == SOAP11 else SOAP_XML)
+
+    assert answer.status.startswith("500")
+    assert answer.fault(version) in ("soap11env:Client.ValidationError", "ValidationError")
+    assert "is not a date and time" in answer.body.decode()
+
+
 def test_an_unknown_operation_is_a_client_fault(world: World) -> None:
     body = envelope(f'<DropDatabase xmlns="{SERVICES_NS}"><accessKey>k</accessKey>'
                     "</DropDatabase>")
