@@ -34,8 +34,10 @@ MOBILE_PUNCTUATION = re.compile(r"[\s\-./()]", re.ASCII)
 _MOBILE = re.compile(r"\+?[0-9]{6,16}")
 
 
-def has_international_prefix(raw: str | None) -> bool:
-    return MOBILE_PUNCTUATION.sub("", raw or "").startswith(("+", "00"))
+def lacks_international_prefix(raw: str | None) -> bool:
+    """A number given, without `+` or `00` (a list's default prefix may complete it)."""
+    value = MOBILE_PUNCTUATION.sub("", raw or "")
+    return bool(value) and not value.startswith(("+", "00"))
 
 
 def normalize_mobile(raw: str | None, default_prefix: str = "") -> tuple[str, str] | None:

@@ -44,15 +44,12 @@ def read_params(environ: dict[str, Any]) -> Params:
     return params
 
 
-def _contact(deps: Deps, account_id: int, params: Params, list_id: int | None) -> subs.Contact:
+def _contact(params: Params) -> subs.Contact:
     """`Sms` without `+` or `00` takes the list's default prefix (spec 6.1)."""
-    number = params.get("sms")
-    prefix = ""
-    if list_id is not None and (number or "").strip() \
-            and not contacts.has_international_prefix(number):
-        prefix = subs.default_prefix(deps, account_id, list_id)
-    return subs.Contact(contacts.normalize_email(params.get("email")),
-                        contacts.normalize_mobile(number, prefix))
+    email, number = contacts.normalize_email(params.get("email")), params.get("sms")
+    if contacts.lacks_international_prefix(number):
+        return subs.Contact(email, None, local_number=number or "")
+    return subs.Contact(email, contacts.normalize_mobile(number))
 
 
 def _list_id(params: Params) -> int:
@@ -64,10 +61,8 @@ def _list_id(params: Params) -> int:
 
 def subscribe(deps: Deps, account_id: int, ip: str, params: Params) -> int:
     try:
-        list_ids = contacts.parse_ids(params.get("list"))
-        contact = _contact(deps, account_id, params, list_ids[0] if list_ids else None)
         outcome = subs.subscribe(
-            deps, account_id, ip, list_ids, contact,
+            deps, account_id, ip, contacts.parse_ids(params.get("list")), _contact(params),
             confirm=params.get("confirm", "1").strip().lower() in _TRUE,
             group_ids=contacts.parse_ids(params.get("group")),
             fields=contacts.parse_fields(params.get("csvfldnames"), params.get("csvfldvalues")),
@@ -79,9 +74,8 @@ def subscribe(deps: Deps, account_id: int, ip: str, params: Params) -> int:
 
 def check(deps: Deps, account_id: int, ip: str, params: Params) -> int:
     try:
-        list_id = _list_id(params)
-        found = subs.status(deps, account_id, ip, list_id, params.get("listguid"),
-                            _contact(deps, account_id, params, list_id))
+        found = subs.status(deps, account_id, ip, _list_id(params), params.get("listguid"),
+                            _contact(params))
     except errors.MailUpError as exc:
         return codes.for_error(exc)
     return codes.CHECK[found]
@@ -89,9 +83,8 @@ def check(deps: Deps, account_id: int, ip: str, params: Params) -> int:
 
 def unsubscribe(deps: Deps, account_id: int, ip: str, params: Params) -> int:
     try:
-        list_id = _list_id(params)
-        outcome = subs.unsubscribe(deps, account_id, ip, list_id, params.get("listguid"),
-                                   _contact(deps, account_id, params, list_id),
+        outcome = subs.unsubscribe(deps, account_id, ip, _list_id(params),
+                                   params.get("listguid"), _contact(params),
                                    UnsubscribeReason.ADMIN)
     except errors.MailUpError as exc:
         return codes.for_error(exc)
@@ -100,10 +93,8 @@ def unsubscribe(deps: Deps, account_id: int, ip: str, params: Params) -> int:
 
 def update(deps: Deps, account_id: int, ip: str, params: Params) -> int:
     try:
-        list_id = _list_id(params)
         outcome = subs.update(
-            deps, account_id, ip, list_id, params.get("listguid"),
-            _contact(deps, account_id, params, list_id),
+            deps, account_id, ip, _list_id(params), params.get("listguid"), _contact(params),
             group_ids=contacts.parse_ids(params.get("group")),
             replace=params.get("replace", "0").strip().lower() in _TRUE,
             fields=contacts.parse_fields(params.get("csvfldnames"), params.get("csvfldvalues"),

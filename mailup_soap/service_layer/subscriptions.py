@@ -6,7 +6,7 @@ import dataclasses
 import datetime as dt
 
 from mailup_soap import errors
-from mailup_soap.domain import lifecycle, tokens
+from mailup_soap.domain import contacts, lifecycle, tokens
 from mailup_soap.domain.lifecycle import Outcome, Transition
 from mailup_soap.domain.model import (
     AccountStatus,
@@ -32,10 +32,19 @@ CONFIRM_PURPOSE = "confirm-subscription"
 class Contact:
     email: str | None
     mobile: tuple[str, str] | None
+    # A number given without `+` or `00`: completed with the list's `default_prefix` option
+    # (spec 6.1) once the list is read, see `mobile_in`.
+    local_number: str = ""
 
     def __post_init__(self) -> None:
-        if not self.email and not self.mobile:
+        if not self.email and not self.mobile and not self.local_number:
             raise errors.InvalidContact("Email", "an email address or a mobile number is needed")
+
+    def mobile_in(self, lst: MailingList) -> tuple[str, str] | None:
+        if not self.local_number:
+            return self.mobile
+        return contacts.normalize_mobile(self.local_number,
+                                         lst.options.get("default_prefix", ""))
 
 
 @dataclasses.dataclass(frozen=True)
@@ -59,13 +68,6 @@ def _check_caller(uow: AbstractUnitOfWork, account_id: int, ip: str) -> None:
         raise errors.AccountNotValid()
     if not uow.frontend_ips.allowed(account_id, ip):
         raise errors.IpNotRegistered(ip)
-
-
-def default_prefix(deps: Deps, account_id: int, list_id: int) -> str:
-    """The list's `default_prefix` option ("" when none, or no such list)."""
-    with deps.uow() as uow:
-        found = uow.lists.get(account_id, list_id)
-    return found.options.get("default_prefix", "") if found else ""
 
 
 def _list(uow: AbstractUnitOfWork, account_id: int, list_id: int,
@@ -107,7 +109,7 @@ def apply_step(uow: AbstractUnitOfWork, deps: Deps, lst: MailingList, recipient:
             "account_id": lst.account_id, "list_id": lst.id, "recipient_id": recipient.id})
 
 
-def _current(uow: AbstractUnitOfWork, lst: MailingList,
+def current_of(uow: AbstractUnitOfWork, lst: MailingList,
              recipient: Recipient | None) -> lifecycle.Current | None:
     if recipient is None:
         return None
@@ -126,15 +128,15 @@ def subscribe(deps: Deps, account_id: int, ip: str, list_ids: list[int], contact
     with deps.uow() as uow:
         _check_caller(uow, account_id, ip)
         lists = [_list(uow, account_id, i) for i in dict.fromkeys(list_ids)]
-        recipient = uow.recipients.find(account_id, contact.email, contact.mobile)
+        mobile = contact.mobile_in(lists[0])
+        recipient = uow.recipients.find(account_id, contact.email, mobile)
         if recipient is None:
-            recipient = uow.recipients.add(account_id, contact.email, contact.mobile,
-                                           fields or {})
+            recipient = uow.recipients.add(account_id, contact.email, mobile, fields or {})
         elif fields:
             uow.recipients.update_fields(account_id, recipient.id, fields)
         outcomes = []
         for lst in lists:
-            step = lifecycle.subscribe(_current(uow, lst, recipient), confirm)
+            step = lifecycle.subscribe(current_of(uow, lst, recipient), confirm)
             if step.outcome is Outcome.REFUSED:
                 return Outcome.REFUSED  # nothing is written for any list
             if group_ids:  # before the event: its snapshot carries the groups ([Groups])
@@ -150,8 +152,8 @@ def status(deps: Deps, account_id: int, ip: str, list_id: int, guid: str | None,
     with deps.uow() as uow:
         _check_caller(uow, account_id, ip)
         lst = _list(uow, account_id, list_id, guid)
-        current = _current(uow, lst, uow.recipients.find(account_id, contact.email,
-                                                         contact.mobile))
+        current = current_of(uow, lst, uow.recipients.find(account_id, contact.email,
+                                                         contact.mobile_in(lst)))
         return current.status if current else None
 
 
@@ -161,8 +163,8 @@ def unsubscribe(deps: Deps, account_id: int, ip: str, list_id: int, guid: str | 
     with deps.uow() as uow:
         _check_caller(uow, account_id, ip)
         lst = _list(uow, account_id, list_id, guid)
-        recipient = uow.recipients.find(account_id, contact.email, contact.mobile)
-        step = lifecycle.unsubscribe(_current(uow, lst, recipient))
+        recipient = uow.recipients.find(account_id, contact.email, contact.mobile_in(lst))
+        step = lifecycle.unsubscribe(current_of(uow, lst, recipient))
         if recipient is not None:
             apply_step(uow, deps, lst, recipient, step, source, reason=int(reason),
                        by_recipient=True)
@@ -177,8 +179,8 @@ def update(deps: Deps, account_id: int, ip: str, list_id: int, guid: str | None,
     with deps.uow() as uow:
         _check_caller(uow, account_id, ip)
         lst = _list(uow, account_id, list_id, guid)
-        recipient = uow.recipients.find(account_id, contact.email, contact.mobile)
-        step = lifecycle.profile_change(_current(uow, lst, recipient))
+        recipient = uow.recipients.find(account_id, contact.email, contact.mobile_in(lst))
+        step = lifecycle.profile_change(current_of(uow, lst, recipient))
         if recipient is None or step.outcome is not Outcome.CHANGED:
             return Outcome.UNKNOWN
         changed = bool(fields) and any(recipient.fields.get(k, "") != v

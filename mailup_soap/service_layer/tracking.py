@@ -10,7 +10,7 @@ from mailup_soap import errors
 from mailup_soap.domain import bounces, lifecycle, tokens
 from mailup_soap.domain.model import ChangeSource, UnsubscribeReason
 from mailup_soap.service_layer.deps import Deps
-from mailup_soap.service_layer.subscriptions import apply_step
+from mailup_soap.service_layer.subscriptions import apply_step, current_of
 from mailup_soap.service_layer.unit_of_work import AbstractUnitOfWork
 
 TRACK_PATH = "/frontend/t"
@@ -146,9 +146,7 @@ def _unsubscribe_in(uow: AbstractUnitOfWork, deps: Deps, link: TrackLink,
     recipient = uow.recipients.get(link.account_id, link.recipient_id)
     if lst is None or recipient is None:
         return False
-    state = uow.lifecycle.state(link.account_id, link.list_id, link.recipient_id)
-    current = lifecycle.Current(state.status, state.reason) if state else None
-    step = lifecycle.unsubscribe(current)
+    step = lifecycle.unsubscribe(current_of(uow, lst, recipient))
     apply_step(uow, deps, lst, recipient, step, source, reason=int(reason),
                by_recipient=source is ChangeSource.RECIPIENT)
     if step.outcome is lifecycle.Outcome.CHANGED:

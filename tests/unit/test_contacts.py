@@ -102,7 +102,15 @@ def test_a_number_without_its_prefix_takes_the_default_prefix_given(prefix: str)
 @pytest.mark.parametrize("raw", ["+44 7700 900123", "0044 7700 900123"])
 def test_a_number_with_its_prefix_keeps_it_whatever_the_default(raw: str) -> None:
     assert contacts.normalize_mobile(raw, "39") == ("", "+447700900123")
-    assert contacts.has_international_prefix(raw)
+    assert not contacts.lacks_international_prefix(raw)
+
+
+@pytest.mark.parametrize(("raw", "lacks"), [("333 1234567", True), ("+39 333", False),
+                                            ("0039 333", False), (" - ", False), ("", False),
+                                            (None, False)])
+def test_a_number_lacks_its_prefix_when_given_without_plus_or_00(raw: str | None,
+                                                                  lacks: bool) -> None:
+    assert contacts.lacks_international_prefix(raw) is lacks
 
 
 def test_a_mobile_number_in_non_ascii_digits_is_refused() -> None:
