@@ -59,6 +59,14 @@ def _list_id(params: Params) -> int:
     return ids[0]
 
 
+def _confirm_list_id(params: Params) -> int | None:
+    """ConfirmListID: the one list whose confirmation request covers all the lists."""
+    ids = contacts.parse_ids(params.get("confirmlistid"))
+    if len(ids) > 1:
+        raise errors.InvalidArgument("ConfirmListID", "names more than one list")
+    return ids[0] if ids else None
+
+
 def subscribe(deps: Deps, account_id: int, ip: str, params: Params) -> int:
     try:
         outcome = subs.subscribe(
@@ -66,7 +74,8 @@ def subscribe(deps: Deps, account_id: int, ip: str, params: Params) -> int:
             confirm=params.get("confirm", "1").strip().lower() in _TRUE,
             group_ids=contacts.parse_ids(params.get("group")),
             fields=contacts.parse_fields(params.get("csvfldnames"), params.get("csvfldvalues")),
-            sender=subs.Sender(params.get("dynsndmail", ""), params.get("dynsndname", "")))
+            sender=subs.Sender(params.get("dynsndmail", ""), params.get("dynsndname", "")),
+            confirm_list_id=_confirm_list_id(params))
     except errors.MailUpError as exc:
         return codes.for_error(exc, invalid_contact=2)
     return codes.SUBSCRIBE[outcome]

@@ -10,7 +10,7 @@ from email.utils import formataddr, make_msgid
 from mailup_soap.domain.model import MailingList, SubscriptionState, SubscriptionStatus
 from mailup_soap.service_layer.deps import Deps
 from mailup_soap.service_layer.ports import Mailer
-from mailup_soap.service_layer.subscriptions import confirmation_token
+from mailup_soap.service_layer.subscriptions import lists_confirmation_token
 
 CONFIRM_PATH = "/frontend/confirm.aspx"
 
@@ -20,25 +20,42 @@ def confirm_url(deps: Deps, token: str) -> str:
 
 
 def send_confirmation(deps: Deps, account_id: int, list_id: int, recipient_id: int,
-                      sender_email: str = "", sender_name: str = "") -> bool:
+                      sender_email: str = "", sender_name: str = "",
+                      lists: list[int] | None = None) -> bool:
     """Email the confirmation link if the subscription is still pending; False otherwise.
-    A MailerError propagates so that the job is retried."""
-    found = _still(deps, account_id, list_id, recipient_id, SubscriptionStatus.PENDING)
-    requested_at = found[2].requested_at if found else None
-    if found is None or requested_at is None:
+    With `lists` (ConfirmListID, spec 6.1), one email in `list_id`'s name whose link
+    confirms those of the lists still pending. A MailerError propagates so that the job is
+    retried."""
+    _mailer(deps)  # a worker without one fails at once, not after reading
+    with deps.uow() as uow:
+        lst = uow.lists.get(account_id, list_id)
+        recipient = uow.recipients.get(account_id, recipient_id)
+        pending = []
+        for other in [list_id] if lists is None else lists:
+            named = lst if other == list_id else uow.lists.get(account_id, other)
+            state = uow.lifecycle.state(account_id, other, recipient_id)
+            if named is not None and state is not None and state.requested_at is not None \
+                    and state.status is SubscriptionStatus.PENDING:
+                pending.append((named, state.requested_at))
+    if lst is None or recipient is None or not recipient.email or not pending:
         return False
-    lst, email, _ = found
-    link = confirm_url(deps, confirmation_token(deps, account_id, list_id, recipient_id,
-                                                requested_at))
-    message = _message(deps, lst, email,
-                       f"Please confirm your subscription to {lst.name}", sender_email,
-                       sender_name)
+    email = recipient.email
+    link = confirm_url(deps, lists_confirmation_token(
+        deps, account_id, recipient_id, [(named.id, at) for named, at in pending]))
+    names = _names([named.name for named, _ in pending])
+    message = _message(deps, lst, email, f"Please confirm your subscription to {names}",
+                       sender_email, sender_name)
     message.set_content(
-        f"Someone (hopefully you) asked to subscribe {email} to {lst.name}.\n\n"
+        f"Someone (hopefully you) asked to subscribe {email} to {names}.\n\n"
         f"To confirm, open this link and press the button:\n{link}\n\n"
         "If it was not you, ignore this message: nothing happens without your confirmation.\n")
     _mailer(deps).send(message)
     return True
+
+
+def _names(names: list[str]) -> str:
+    """`A`, `A and B`, `A, B and C`."""
+    return names[0] if len(names) == 1 else f"{', '.join(names[:-1])} and {names[-1]}"
 
 
 def send_unsubscribed_notice(deps: Deps, account_id: int, list_id: int,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+from typing import Any
 
 from mailup_soap import errors
 from mailup_soap.domain import contacts, lifecycle, tokens
@@ -82,10 +83,12 @@ def _list(uow: AbstractUnitOfWork, account_id: int, list_id: int,
 
 def apply_step(uow: AbstractUnitOfWork, deps: Deps, lst: MailingList, recipient: Recipient,
            step: Transition, source: ChangeSource, reason: int | None = None,
-           sender: Sender | None = None, *, by_recipient: bool = False) -> None:
-    """Carry out a transition: the row, its event, and the confirmation email job; when
-    `by_recipient` (the recipient's own unsubscription), the notice of a list whose
-    `sendemailoptout` option is on (spec 6.3)."""
+           sender: Sender | None = None, *, by_recipient: bool = False,
+           confirmation: bool = True) -> None:
+    """Carry out a transition: the row, its event, and the confirmation email job (unless
+    `confirmation` is False: the caller sends one for several lists); when `by_recipient`
+    (the recipient's own unsubscription), the notice of a list whose `sendemailoptout`
+    option is on (spec 6.3)."""
     now = deps.clock.now()
     if step.outcome is Outcome.CHANGED:
         assert step.event is not None, "every change has its event"
@@ -97,16 +100,26 @@ def apply_step(uow: AbstractUnitOfWork, deps: Deps, lst: MailingList, recipient:
                               source)
             uow.lifecycle.record(lst.account_id, lst.id, recipient.id, step.event, source, now,
                                  reason)
-    if step.send_confirmation and recipient.email:
-        sender = sender or Sender()
-        uow.jobs.defer(CONFIRM_TASK, MAIL_QUEUE, {
-            "account_id": lst.account_id, "list_id": lst.id, "recipient_id": recipient.id,
-            "sender_email": sender.email, "sender_name": sender.name})
+    if confirmation and step.send_confirmation and recipient.email:
+        _defer_confirmation(uow, lst, recipient, sender)
     if (by_recipient and step.outcome is Outcome.CHANGED and recipient.email
             and step.status is SubscriptionStatus.UNSUBSCRIBED
             and lst.options.get("sendemailoptout") == "1"):
         uow.jobs.defer(UNSUBSCRIBED_NOTICE_TASK, MAIL_QUEUE, {
             "account_id": lst.account_id, "list_id": lst.id, "recipient_id": recipient.id})
+
+
+def _defer_confirmation(uow: AbstractUnitOfWork, lst: MailingList, recipient: Recipient,
+                        sender: Sender | None, lists: list[int] | None = None) -> None:
+    """The job emailing the confirmation request: `lst`'s, or one request for `lists` in
+    `lst`'s name (ConfirmListID, spec 6.1)."""
+    sender = sender or Sender()
+    args: dict[str, object] = {
+        "account_id": lst.account_id, "list_id": lst.id, "recipient_id": recipient.id,
+        "sender_email": sender.email, "sender_name": sender.name}
+    if lists is not None:
+        args["lists"] = lists
+    uow.jobs.defer(CONFIRM_TASK, MAIL_QUEUE, args)
 
 
 def current_of(uow: AbstractUnitOfWork, lst: MailingList,
@@ -120,9 +133,12 @@ def current_of(uow: AbstractUnitOfWork, lst: MailingList,
 def subscribe(deps: Deps, account_id: int, ip: str, list_ids: list[int], contact: Contact,
               *, confirm: bool = True, group_ids: list[int] | None = None,
               fields: dict[int, str] | None = None, sender: Sender | None = None,
-              source: ChangeSource = ChangeSource.API) -> Outcome:
+              source: ChangeSource = ChangeSource.API,
+              confirm_list_id: int | None = None) -> Outcome:
     """Subscribe to one or more lists. CHANGED when any list changed, ALREADY when the
-    recipient was subscribed everywhere, REFUSED when a final unsubscription forbids it."""
+    recipient was subscribed everywhere, REFUSED when a final unsubscription forbids it.
+    Each list made pending sends its confirmation request, or, when `confirm_list_id` is
+    one of several lists (ConfirmListID), that list sends one request for all of them."""
     if not list_ids:
         raise errors.ListNotSpecified()
     with deps.uow() as uow:
@@ -134,15 +150,22 @@ def subscribe(deps: Deps, account_id: int, ip: str, list_ids: list[int], contact
             recipient = uow.recipients.add(account_id, contact.email, mobile, fields or {})
         elif fields:
             uow.recipients.update_fields(account_id, recipient.id, fields)
-        outcomes = []
+        in_one = next((lst for lst in lists if lst.id == confirm_list_id), None) \
+            if len(lists) > 1 else None
+        outcomes, to_confirm = [], []
         for lst in lists:
             step = lifecycle.subscribe(current_of(uow, lst, recipient), confirm)
             if step.outcome is Outcome.REFUSED:
                 return Outcome.REFUSED  # nothing is written for any list
             if group_ids:  # before the event: its snapshot carries the groups ([Groups])
                 uow.lifecycle.set_groups(account_id, lst.id, recipient.id, group_ids, False)
-            apply_step(uow, deps, lst, recipient, step, source, sender=sender)
+            apply_step(uow, deps, lst, recipient, step, source, sender=sender,
+                       confirmation=in_one is None)
             outcomes.append(step.outcome)
+            if step.send_confirmation:
+                to_confirm.append(lst.id)
+        if in_one is not None and to_confirm and recipient.email:
+            _defer_confirmation(uow, in_one, recipient, sender, to_confirm)
         uow.commit()
     return Outcome.CHANGED if Outcome.CHANGED in outcomes else Outcome.ALREADY
 
@@ -215,27 +238,62 @@ def confirmation_token(deps: Deps, account_id: int, list_id: int, recipient_id: 
         "a": account_id, "l": list_id, "r": recipient_id, "t": requested_at.isoformat()})
 
 
+def lists_confirmation_token(deps: Deps, account_id: int, recipient_id: int,
+                             requests: list[tuple[int, dt.datetime]]) -> str:
+    """One link confirming the requests (list id, requested at) of several lists."""
+    if len(requests) == 1:
+        return confirmation_token(deps, account_id, requests[0][0], recipient_id,
+                                  requests[0][1])
+    return tokens.make(deps.secret_key, CONFIRM_PURPOSE, {
+        "a": account_id, "r": recipient_id,
+        "ls": [[list_id, at.isoformat()] for list_id, at in requests]})
+
+
+def _requests(data: dict[str, Any]) -> list[tuple[int, str]]:
+    """The (list id, requested at) pairs a confirmation token names."""
+    try:
+        pairs = data["ls"] if "ls" in data else [[data["l"], data["t"]]]
+        found = [(int(list_id), str(at)) for list_id, at in pairs]
+    except (KeyError, TypeError, ValueError):
+        raise errors.InvalidToken("malformed token") from None
+    if not found:
+        raise errors.InvalidToken("malformed token")
+    return found
+
+
 def confirm(deps: Deps, token: str, *, dry_run: bool = False) -> Outcome:
     """The recipient's POST on the confirmation page (pending -> subscribed, source
-    Recipient). A link for an older request of the same recipient confirms nothing.
+    Recipient), for each list the link names (one, or several: ConfirmListID). A link for
+    an older request of the same recipient confirms nothing in that list. CHANGED when a
+    list was confirmed, else ALREADY when one was subscribed already, else why not.
     `dry_run` only checks the link (the GET that shows the page)."""
     data = tokens.read(deps.secret_key, CONFIRM_PURPOSE, token)
+    requests = _requests(data)
+    outcomes: list[Outcome | None] = []  # None: an older request's link
     with deps.uow() as uow:
-        lst = uow.lists.get(int(data["a"]), int(data["l"]))
-        recipient = uow.recipients.get(int(data["a"]), int(data["r"])) if lst else None
-        if lst is None or recipient is None:
-            return Outcome.UNKNOWN
-        state = uow.lifecycle.state(lst.account_id, lst.id, recipient.id)
-        if state is not None and state.status is SubscriptionStatus.PENDING and (
-                state.requested_at is None or state.requested_at.isoformat() != data["t"]):
-            raise errors.InvalidToken("this link is for an older request")
-        step = lifecycle.confirm(lifecycle.Current(state.status, state.reason) if state
-                                 else None)
-        if dry_run:
-            return step.outcome
-        apply_step(uow, deps, lst, recipient, step, ChangeSource.RECIPIENT)
-        uow.commit()
-        return step.outcome
+        recipient = uow.recipients.get(int(data["a"]), int(data["r"]))
+        for list_id, requested_at in requests:
+            lst = uow.lists.get(int(data["a"]), list_id) if recipient else None
+            if lst is None or recipient is None:
+                outcomes.append(Outcome.UNKNOWN)
+                continue
+            state = uow.lifecycle.state(lst.account_id, lst.id, recipient.id)
+            if state is not None and state.status is SubscriptionStatus.PENDING and (
+                    state.requested_at is None
+                    or state.requested_at.isoformat() != requested_at):
+                outcomes.append(None)
+                continue
+            step = lifecycle.confirm(lifecycle.Current(state.status, state.reason) if state
+                                     else None)
+            if not dry_run:
+                apply_step(uow, deps, lst, recipient, step, ChangeSource.RECIPIENT)
+            outcomes.append(step.outcome)
+        if not dry_run:
+            uow.commit()
+    for wanted in (Outcome.CHANGED, Outcome.ALREADY, Outcome.REFUSED, Outcome.UNKNOWN):
+        if wanted in outcomes:
+            return wanted
+    raise errors.InvalidToken("this link is for an older request")
 
 
 def prune_pending(deps: Deps) -> int:

@@ -1,6 +1,7 @@
 """The frontend endpoints and double opt-in over real HTTP, with a real SMTP server."""
 from __future__ import annotations
 
+import email.message
 import re
 import secrets
 
@@ -96,3 +97,59 @@ def test_every_frontend_code_comes_from_a_real_request(
     assert (bad_address, ok, again, unknown_list) == ("2", "0", "3", "1")
     assert (subscribed, updated, unsubscribed, twice, out) == ("2", "0", "0", "3", "3")
     assert wrong_guid == "1"
+
+
+def _link(mail: email.message.EmailMessage) -> str:
+    return re.search(r"https?://\S+", mail.get_content()).group(0)  # type: ignore[union-attr]
+
+
+def _confirm_by_link(mail: email.message.EmailMessage) -> requests.Response:
+    link = _link(mail)
+    page = requests.get(link, timeout=10)
+    form_token = re.search(r'name="t" value="([^"]+)"', page.text).group(1)  # type: ignore[union-attr]
+    return requests.post(link.split("?")[0], data={"t": form_token}, timeout=10)
+
+
+def test_confirm_list_id_sends_one_request_for_every_list(
+        server_url: str, server_settings: Settings, soap: ServiceFactory,
+        account: AccountInfo, smtp: SmtpSink, engine: sa.Engine) -> None:
+    """Spec 6.1: with several lists, ConfirmListID names the list whose confirmation message
+    is sent, once, for all of them; its link confirms every list still pending."""
+    _activate(server_url, account)
+    lists = [_new_list(soap, account)[0] for _ in range(3)]
+    already = f"sub.{secrets.token_hex(4)}@example.test"
+    address = f"multi.{secrets.token_hex(4)}@example.test"
+    each = f"each.{secrets.token_hex(4)}@example.test"
+    _call(server_url, account, "xmlSubscribe.aspx", Email=already, List=lists[0], Confirm="0")
+
+    codes = [_call(server_url, account, "xmlSubscribe.aspx", Email=who,
+                   List=",".join(map(str, lists)), ConfirmListID=lists[1])
+             for who in (address, already)]
+    plain = _call(server_url, account, "xmlSubscribe.aspx", Email=each,
+                  List=f"{lists[0]},{lists[2]}")
+    bad = _call(server_url, account, "xmlSubscribe.aspx", Email=each, List=lists[0],
+                ConfirmListID=f"{lists[0]},{lists[1]}")
+    run_jobs(server_settings, "mail")
+    [mail] = smtp.to(address)
+    [partly] = smtp.to(already)
+    confirmed = _confirm_by_link(mail)
+    again = requests.get(_link(mail), timeout=10)
+    partly_confirmed = _confirm_by_link(partly)
+    states = {who: [_call(server_url, account, "xmlChkSubscriber.aspx", Email=who, List=i)
+                    for i in lists] for who in (address, already, each)}
+
+    assert codes == ["0", "0"] and plain == "0" and bad == "1"
+    assert "News" in mail["Subject"] and mail["Subject"].count("News") == 3
+    assert partly["Subject"].count("News") == 2  # list 1 was subscribed already
+    assert len(smtp.to(each)) == 2  # without ConfirmListID: one request per list
+    assert confirmed.status_code == partly_confirmed.status_code == 200
+    assert again.status_code == 200 and "you are subscribed" in again.text
+    assert states == {address: ["2", "2", "2"], already: ["2", "2", "2"],
+                      each: ["4", "1", "4"]}
+    with engine.connect() as conn:
+        events = conn.execute(sa.select(t.events.c.list_id, t.events.c.type).where(
+            t.events.c.account_id == account.console_id,
+            t.events.c.email == address).order_by(t.events.c.id)).all()
+    assert sorted(tuple(e) for e in events) == sorted(
+        [(i, "subscription_requested") for i in lists]
+        + [(i, "subscription_confirmed") for i in lists])

@@ -12,6 +12,7 @@ import sqlalchemy as sa
 from mailup_soap import errors
 from mailup_soap.db import tables as t
 from mailup_soap.domain.lifecycle import Outcome
+from mailup_soap.domain.model import SubscriptionStatus
 from mailup_soap.service_layer import auth, lists, subscriptions
 from mailup_soap.service_layer.deps import AccessKey, Deps
 from tests.conftest import AccountInfo
@@ -89,6 +90,51 @@ def test_a_confirmation_link_for_an_older_request_confirms_nothing(
         subscriptions.confirm(timed, tampered)
     assert subscriptions.status(timed, account.console_id, "192.0.2.1", list_id, None,
                                 contact).value == "pending"  # type: ignore[union-attr]
+
+
+def test_a_link_for_several_lists_confirms_each_list_its_request_still_stands(
+        deps: Deps, engine: sa.Engine, account: AccountInfo) -> None:
+    """ConfirmListID's one link: a list whose request was made again since keeps it
+    pending (as a one-list link would); the others are confirmed."""
+    clock = Clock()
+    timed = dataclasses.replace(deps, clock=clock)
+    first_id = _list_with_registered_ip(timed, account)
+    key = AccessKey(auth.login(timed, account.console_user, account.password,
+                               console_id=account.console_id))
+    second_id = lists.create_list(timed, key, "M").id
+    contact = subscriptions.Contact(f"z.{secrets.token_hex(4)}@example.test", None)
+    subscriptions.subscribe(timed, account.console_id, "192.0.2.1", [first_id, second_id],
+                            contact, confirm_list_id=second_id)
+    with timed.uow() as uow:
+        recipient = uow.recipients.find(account.console_id, contact.email, None)
+        assert recipient is not None
+        states = [uow.lifecycle.state(account.console_id, i, recipient.id)
+                  for i in (first_id, second_id)]
+    with engine.connect() as conn:
+        jobs = conn.execute(sa.text(
+            "SELECT args FROM procrastinate_jobs WHERE task_name = :task "
+            "AND (args->>'recipient_id')::bigint = :r"),
+            {"task": subscriptions.CONFIRM_TASK, "r": recipient.id}).scalars().all()
+    assert [(j["list_id"], j["lists"]) for j in jobs] == [(second_id, [first_id, second_id])]
+    requests = [(i, s.requested_at) for i, s in zip((first_id, second_id), states,
+                                                    strict=True) if s and s.requested_at]
+    token = subscriptions.lists_confirmation_token(timed, account.console_id, recipient.id,
+                                                   requests)
+    with timed.uow() as uow:  # the second list's request is made again
+        clock.current += dt.timedelta(hours=1)
+        uow.lifecycle.put(account.console_id, second_id, recipient.id,
+                          SubscriptionStatus.PENDING, clock.current)
+        uow.commit()
+
+    assert subscriptions.confirm(timed, token) is Outcome.CHANGED
+    assert [subscriptions.status(timed, account.console_id, "192.0.2.1", i, None, contact)
+            for i in (first_id, second_id)] == [SubscriptionStatus.SUBSCRIBED,
+                                                SubscriptionStatus.PENDING]
+    assert subscriptions.confirm(timed, token) is Outcome.ALREADY  # the first one's
+    only_second = subscriptions.lists_confirmation_token(
+        timed, account.console_id, recipient.id, [requests[1], requests[1]])
+    with pytest.raises(errors.InvalidToken, match="older request"):
+        subscriptions.confirm(timed, only_second)
 
 
 def test_subscribe_from_an_unregistered_address_changes_nothing(
