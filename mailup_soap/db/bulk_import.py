@@ -255,12 +255,20 @@ def merge_batch(conn: Connection, process_id: int, account_id: int, list_id: int
     # The batch's sort and hashes fit in memory instead of spilling to temporary files.
     run("SET LOCAL work_mem = '64MB'")
     run(batch_statement(conn, lanes))
-    # What the batch holds, in one read of it: the statements for what it lacks are skipped.
+    # What the batch holds, in one read of it: the statements for what it lacks are skipped
+    # (existing recipients to update, existing subscriptions to change, CSV groups,
+    # confirmations, removals, events).
     # Read before the deletion just below, which removes no new contact: a flag may then be
     # true for a row no longer there, which costs a statement that finds nothing.
     batch = run("""SELECT count(*) FILTER (WHERE inserted) AS new,
                           COALESCE(bool_or(email IS NULL AND NOT inserted
                                            AND recipient_id IS NOT NULL), false) AS by_number,
+                          COALESCE(bool_or(NOT inserted AND row_status <> 'delete'
+                                           AND recipient_id IS NOT NULL), false) AS existing,
+                          COALESCE(bool_or(NOT inserted AND new_status IS NOT NULL), false)
+                              AS restatus,
+                          COALESCE(bool_or(groups IS NOT NULL), false) AS csv_groups,
+                          COALESCE(bool_or(confirm AND email IS NOT NULL), false) AS confirms,
                           COALESCE(bool_or(remove), false) AS removes,
                           COALESCE(array_agg(DISTINCT event) FILTER (
                                        WHERE event IS NOT NULL AND NOT remove), '{}') AS events
@@ -289,18 +297,20 @@ def merge_batch(conn: Connection, process_id: int, account_id: int, list_id: int
     # which the planner prices at what it is. The account is checked in `mine`, not on the
     # target: there, a stale estimate (a new account "has one recipient") made the planner
     # loop over the account's recipients and scan the batch for each (minutes per batch).
-    with lookups.local_settings(conn, lookups.KEYS_LOOKED_UP):
-        run(f"""UPDATE recipients r
-                SET {', '.join(f'{f} = {e}' for f, e in zip(FIELDS, exprs, strict=True))},
-                    mobile_number = {mobile},
-                    mobile_prefix = CASE WHEN {mobile} IS NOT NULL THEN '' END,
-                    updated_at = :now
-                FROM ib
-                CROSS JOIN LATERAL ({lookups.recipient("ib.recipient_id", ":a", "r.id")}) AS mine
-                CROSS JOIN LATERAL ({_STAGED.format(alias="b")}) AS b
-                WHERE NOT ib.inserted AND ib.row_status <> 'delete' AND r.id = mine.id
-                  AND ({', '.join(f'r.{f}' for f in FIELDS)}, r.mobile_number)
-                      IS DISTINCT FROM ({', '.join(exprs)}, {mobile})""")
+    if batch.existing:
+        mine = lookups.recipient("ib.recipient_id", ":a", "r.id")
+        with lookups.local_settings(conn, lookups.KEYS_LOOKED_UP):
+            run(f"""UPDATE recipients r
+                    SET {', '.join(f'{f} = {e}' for f, e in zip(FIELDS, exprs, strict=True))},
+                        mobile_number = {mobile},
+                        mobile_prefix = CASE WHEN {mobile} IS NOT NULL THEN '' END,
+                        updated_at = :now
+                    FROM ib
+                    CROSS JOIN LATERAL ({mine}) AS mine
+                    CROSS JOIN LATERAL ({_STAGED.format(alias="b")}) AS b
+                    WHERE NOT ib.inserted AND ib.row_status <> 'delete' AND r.id = mine.id
+                      AND ({', '.join(f'r.{f}' for f in FIELDS)}, r.mobile_number)
+                          IS DISTINCT FROM ({', '.join(exprs)}, {mobile})""")
     if batch.removes:
         _remove(conn, run, account_id, list_id, source, now)
     values = """SELECT :a, :l, ib.recipient_id, ib.new_status,
@@ -318,16 +328,17 @@ def merge_batch(conn: Connection, process_id: int, account_id: int, list_id: int
     # reference check the transaction has made true (counted above; migration 0012).
     with lookups.local_settings(conn, {"mailup.fk_vouched": _NEW_RECIPIENTS_CHECK}):
         run(f"{columns} {values} AND ib.inserted")
-    run(f"""{columns} {values} AND NOT ib.inserted
-            ON CONFLICT (account_id, list_id, recipient_id) DO UPDATE SET
-               status = EXCLUDED.status,
-               requested_at = COALESCE(EXCLUDED.requested_at, subscriptions.requested_at),
-               subscribed_at = COALESCE(EXCLUDED.subscribed_at, subscriptions.subscribed_at),
-               unsubscribed_at = COALESCE(EXCLUDED.unsubscribed_at,
-                                          subscriptions.unsubscribed_at),
-               unsubscribe_reason = EXCLUDED.unsubscribe_reason,
-               unsubscribe_source = EXCLUDED.unsubscribe_source,
-               updated_at = EXCLUDED.updated_at""")
+    if batch.restatus:
+        run(f"""{columns} {values} AND NOT ib.inserted
+                ON CONFLICT (account_id, list_id, recipient_id) DO UPDATE SET
+                   status = EXCLUDED.status,
+                   requested_at = COALESCE(EXCLUDED.requested_at, subscriptions.requested_at),
+                   subscribed_at = COALESCE(EXCLUDED.subscribed_at, subscriptions.subscribed_at),
+                   unsubscribed_at = COALESCE(EXCLUDED.unsubscribed_at,
+                                              subscriptions.unsubscribed_at),
+                   unsubscribe_reason = EXCLUDED.unsubscribe_reason,
+                   unsubscribe_source = EXCLUDED.unsubscribe_source,
+                   updated_at = EXCLUDED.updated_at""")
     # Groups first: the events' snapshot carries them ([Groups]).
     if opts.group_ids:
         if opts.replace_groups:
@@ -340,15 +351,16 @@ def merge_batch(conn: Connection, process_id: int, account_id: int, list_id: int
                 AND g.id = ANY (CAST(:groups AS integer[]))
                WHERE ib.row_status <> 'delete' AND ib.recipient_id IS NOT NULL
                ON CONFLICT DO NOTHING""")
-    # The CSV `groups` column: the row's recipient joins those groups of the list.
-    run("""INSERT INTO group_members (account_id, group_id, recipient_id)
-           SELECT DISTINCT :a, g.id, ib.recipient_id
-           FROM ib CROSS JOIN LATERAL unnest(string_to_array(ib.groups, ',')) AS gid(raw)
-           JOIN groups g ON g.account_id = :a AND g.list_id = :l
-                        AND g.id::text = btrim(gid.raw)
-           WHERE ib.groups IS NOT NULL AND ib.row_status <> 'delete'
-             AND ib.recipient_id IS NOT NULL
-           ON CONFLICT DO NOTHING""")
+    if batch.csv_groups:
+        # The CSV `groups` column: the row's recipient joins those groups of the list.
+        run("""INSERT INTO group_members (account_id, group_id, recipient_id)
+               SELECT DISTINCT :a, g.id, ib.recipient_id
+               FROM ib CROSS JOIN LATERAL unnest(string_to_array(ib.groups, ',')) AS gid(raw)
+               JOIN groups g ON g.account_id = :a AND g.list_id = :l
+                            AND g.id::text = btrim(gid.raw)
+               WHERE ib.groups IS NOT NULL AND ib.row_status <> 'delete'
+                 AND ib.recipient_id IS NOT NULL
+               ON CONFLICT DO NOTHING""")
     changed = {t.event for table in row_status_tables(opts).values() for t in table.values()
                if t.event and t.outcome is Outcome.CHANGED and t is not REMOVE}
     for event in sorted(e for e in changed if e.value in batch.events):
@@ -367,13 +379,14 @@ def merge_batch(conn: Connection, process_id: int, account_id: int, list_id: int
                       recipients=events.ids_in(
                           "SELECT recipient_id FROM ib WHERE event = :ev AND NOT remove"),
                       reason=reason, ev=event.value)
-    confirmations = run("""SELECT COALESCE(cardinality(procrastinate_defer_jobs_v1(ARRAY(
+    confirmations = 0 if not batch.confirms else run(
+        """SELECT COALESCE(cardinality(procrastinate_defer_jobs_v1(ARRAY(
                SELECT ROW(:queue, :task, 0, NULL, NULL,
                           jsonb_build_object('account_id', :a, 'list_id', :l,
                                              'recipient_id', ib.recipient_id),
                           NULL)::procrastinate_job_to_defer_v1
                FROM ib WHERE ib.confirm AND ib.email IS NOT NULL))), 0)""",
-                        queue=MAIL_QUEUE, task=CONFIRM_TASK).scalar_one()
+        queue=MAIL_QUEUE, task=CONFIRM_TASK).scalar_one()
     # The lane's progress, and the process's: the least of its lanes', computed from the
     # row as this UPDATE finds it (another lane's committed progress included: a row updated
     # meanwhile is read again before it is written). A process not split yet is one lane.

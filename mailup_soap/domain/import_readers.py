@@ -14,6 +14,8 @@ from lxml import etree
 
 from mailup_soap import errors
 from mailup_soap.domain.contacts import (
+    EMAIL,
+    EMAIL_MAX,
     FIELD_MAX,
     MOBILE_PUNCTUATION,
     NOT_XML,
@@ -125,6 +127,7 @@ _UNSEEN = -1
 def _xml_row(row_no: int, elem: etree._Element, opts: ImportOptions, channels: Channels,
              known: dict[object, int | None]) -> StagedRow:
     fields: dict[int, str] = {}
+    too_long = False
     for child in elem:
         tag = child.tag
         field_id = known.get(tag, _UNSEEN)  # inline: this loop runs for every element
@@ -135,9 +138,18 @@ def _xml_row(row_no: int, elem: etree._Element, opts: ImportOptions, channels: C
         if not 1 <= field_id <= PERSONAL_FIELD_COUNT:
             return StagedRow(row_no, None, None, {}, f"unknown field campo{field_id}")
         text = child.text
-        fields[field_id] = text.strip() if text else ""
+        value = fields[field_id] = text.strip() if text else ""
+        too_long = too_long or len(value) > FIELD_MAX
     get = elem.get
-    return _contact(row_no, get("email"), get("Prefix"), get("Number"), fields, opts,
+    number = get("Number")
+    # Most rows give a valid email and no number: taken here as `_contact` takes them,
+    # without its calls (about 10% of the reader's time per row). Any other row goes there.
+    if not (number or too_long) and channels is not Channels.SMS:
+        email = get("email")
+        value = email.strip() if email else ""
+        if value and len(value) <= EMAIL_MAX and EMAIL.match(value):
+            return StagedRow(row_no, value, None, fields, None, {})
+    return _contact(row_no, get("email"), get("Prefix"), number, fields, opts,
                     channels=channels)
 
 

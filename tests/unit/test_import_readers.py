@@ -4,12 +4,19 @@ from __future__ import annotations
 
 import io
 import os
+import re
 from collections.abc import Iterator
 
 import pytest
 
 from mailup_soap import errors
-from mailup_soap.domain.import_readers import StagedRow, read_csv, read_xml, read_xml_string
+from mailup_soap.domain.import_readers import (
+    StagedRow,
+    _contact,
+    read_csv,
+    read_xml,
+    read_xml_string,
+)
 from mailup_soap.domain.imports import ImportOptions
 
 DEFAULT = ImportOptions()
@@ -141,6 +148,37 @@ def test_a_number_with_its_international_prefix_is_normalized(number: str) -> No
     [row] = _read(_doc(_row(number=number)))
 
     assert row.mobile_number == "+393331234567"
+
+
+_ROWS = [("ann@example.test", "", "<campo1> Ann </campo1><campo2></campo2>"),
+         (" bob@example.test ", "", ""),
+         ("ann@example.test", "+393331234567", "<campo3>x</campo3>"),
+         ("not-an-address", "", "<campo1>x</campo1>"),
+         ("josé@example.test", "", ""),
+         ("a" * 250 + "@example.test", "", ""),
+         ("", "", "<campo1>nobody</campo1>"),
+         ("", "+393331234567", ""),
+         ("eve@example.test", "", f"<campo4>{'y' * 201}</campo4>"),
+         ("not-an-address", "", f"<campo4>{'y' * 201}</campo4>"),
+         ("eve@example.test", " ", "")]
+
+
+@pytest.mark.parametrize("import_type", range(1, 7))
+def test_every_xml_row_is_read_as_the_general_contact_check_reads_it(import_type: int) -> None:
+    """The reader takes rows with a valid email and no number without `_contact`: for any
+    row and import type, it must give what `_contact` gives."""
+    opts = ImportOptions(import_type=import_type)
+    rows = _read(_doc(*(_row(email, number, body=body) for email, number, body in _ROWS)),
+                 opts)
+
+    expected = []
+    for row_no, (email, number, body) in enumerate(_ROWS, 1):
+        fields = {int(n): v.strip() for n, v in re.findall(r"<campo(\d+)>([^<]*)<", body)}
+        expected.append(_contact(row_no, email, "", number, fields, opts))
+    assert rows == expected
+    if import_type % 3 != 2:  # not numbers only: the valid addresses are taken
+        assert [r.email for r in rows[:3]] == ["ann@example.test", "bob@example.test",
+                                               "ann@example.test"]
 
 
 def test_rows_are_numbered_in_document_order_including_rejected_ones() -> None:
