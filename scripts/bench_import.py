@@ -1,9 +1,10 @@
 """Import throughput end to end: N subscribers with personal fields sent as MailUp XML through
-the Import service (`NewImportProcess` in chunks, then `StartImportProcesses` with no xmlDoc,
-polling `GetProcessDetails` until every process is completed; with --start-each,
-`StartImportProcesses` after every chunk, so the worker merges while the client sends),
-merged by a real `mailup-soap worker` (in MAILUP_IMPORT_LANES lanes), into a list that already
-holds EXISTING of them.
+the Import service (`NewImportProcess` in chunks), merged by a real `mailup-soap worker` (in
+MAILUP_IMPORT_LANES lanes) into a list that already holds EXISTING of them, polling
+`GetProcessDetails` until every process is completed. Two clients, each run in a fresh
+database: one starting each process as soon as it has created it (`StartImportProcesses`
+after every chunk, so the worker merges while the client sends), one sending every chunk
+first and then starting them all (`StartImportProcesses` with no xmlDoc).
 In the same run, a raw COPY of the same rows into a bare table. Prints rows/s of both, the
 ratio, the worker's peak memory (VmHWM of its process), and the CPU time the whole machine
 was busy meanwhile (server, worker, PostgreSQL and this client alike), which bounds what
@@ -12,11 +13,13 @@ more cores or more overlap could gain. Then the floor of the same import
 its CPU time the real import took.
 
     DATABASE_URL=... .venv/bin/python scripts/bench_import.py [--rows 1000000] [--existing 200000]
-        [--start-each] [--senders 2]
+        [--clients both|each|after] [--senders 2]
 """
 from __future__ import annotations
 
 import argparse
+import contextlib
+import dataclasses
 import http.client
 import io
 import os
@@ -26,6 +29,8 @@ import re
 import subprocess
 import tempfile
 import time
+import urllib.parse
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from xml.sax.saxutils import escape, quoteattr
 
@@ -128,33 +133,54 @@ def peak_mb(pid: int) -> float:
     return int(re.search(r"VmHWM:\s+(\d+) kB", status).group(1)) / 1024  # type: ignore[union-attr]
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--rows", type=int, default=1_000_000)
-    parser.add_argument("--existing", type=int, default=200_000)
-    # libxml2 refuses text nodes over 10 MB without XML_PARSE_HUGE (which we never set):
-    # 25,000 rows make about 6.7 MB of escaped xmlDoc.
-    parser.add_argument("--chunk", type=int, default=25_000, help="rows per NewImportProcess")
-    parser.add_argument("--senders", type=int, default=2,
-                        help="NewImportProcess calls in flight (gunicorn has 2 workers)")
-    parser.add_argument("--start-each", action="store_true",
-                        help="start each process as soon as it is created (StartImportProcesses"
-                             " after every NewImportProcess), so the worker merges while the "
-                             "client still sends")
-    args = parser.parse_args()
-    dsn = os.environ["DATABASE_URL"]
+@dataclasses.dataclass
+class Run:
+    elapsed: float  # until every process is completed
+    staged: float  # until the last NewImportProcess answered
+    busy: float  # CPU-seconds the whole machine was busy meanwhile
+    busy_staging: float
+    memory: float  # the worker's peak (VmHWM), MB
+    lanes: int
+
+
+@contextlib.contextmanager
+def fresh_database(dsn: str) -> Iterator[str]:
+    """A new database on the cluster of `dsn`, migrated, dropped afterwards: every run starts
+    from the same state (the list's EXISTING subscribers and nothing else), not from the
+    1,200,000 recipients, subscriptions and events each earlier run left behind."""
+    name = f"bench_import_{os.getpid()}_{random.getrandbits(32):08x}"
+    url = urllib.parse.urlsplit(dsn)
+    with contextlib.closing(psycopg2.connect(dsn)) as admin:
+        admin.autocommit = True
+        with admin.cursor() as cur:
+            cur.execute(f'CREATE DATABASE "{name}"')
+        try:
+            fresh = url._replace(path=f"/{name}").geturl()
+            subprocess.run([str(BIN / "mailup-soap"), "migrate"], check=True,
+                           env=dict(os.environ, DATABASE_URL=fresh),
+                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            yield fresh
+        finally:
+            with admin.cursor() as cur:
+                cur.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def import_once(dsn: str, args: argparse.Namespace, start_each: bool) -> Run:
+    """One import of the bench's rows through SOAP and a worker, timed until every process
+    is completed; with `start_each`, each process is started as soon as it is created."""
     console_id = 800000 + random.randrange(100000)
     password = f"bench-{random.getrandbits(64):x}"
+    env = dict(os.environ, DATABASE_URL=dsn, MAILUP_MAX_BODY_BYTES=str(64 << 20),
+               MAILUP_LOG_LEVEL="WARNING")
     subprocess.run([str(BIN / "mailup-soap"), "account", "create", "--console-id",
                     str(console_id), "--host", f"imp{console_id}.example.com", "--password",
-                    password], check=True, stdout=subprocess.DEVNULL)
+                    password], check=True, stdout=subprocess.DEVNULL, env=env)
     with psycopg2.connect(dsn) as conn, conn.cursor() as cur:
         cur.execute("INSERT INTO lists (account_id, id, guid, name) VALUES "
                     "(%s, 1, gen_random_uuid(), 'bench') RETURNING guid", (console_id,))
         guid = str(cur.fetchone()[0])  # type: ignore[index]
     seed(dsn, console_id, 1, args.existing)
     port = free_port()
-    env = dict(os.environ, MAILUP_MAX_BODY_BYTES=str(64 << 20), MAILUP_LOG_LEVEL="WARNING")
     logdir = pathlib.Path(tempfile.mkdtemp(prefix="bench-import-"))
     server = Server("mailup-soap", [str(BIN / "mailup-soap"), "serve", "--workers", "2",
                                     "--bind", f"127.0.0.1:{port}"], port, logdir, env)
@@ -180,7 +206,7 @@ def main() -> None:
                 port, user, password, "NewImportProcess",
                 f"<idList>1</idList><listGUID>{guid}</listGUID><xmlDoc>{document}"
                 f"</xmlDoc><idGroups></idGroups>{FLAGS}<idConfirmNL>0</idConfirmNL>"))
-            if args.start_each and process_id > 0:
+            if start_each and process_id > 0:
                 start_queued()
             return process_id
 
@@ -189,7 +215,7 @@ def main() -> None:
         if any(i <= 0 for i in ids):
             raise RuntimeError(f"NewImportProcess codes: {ids}")
         staged, busy_staging = time.perf_counter() - started, cpu_busy() - busy_at_start
-        if not args.start_each:
+        if not start_each:
             start_queued()
         # A list's processes run one after the other in the order they were created: poll
         # the first one not known complete (one call per 0.2 s, not one per process, which
@@ -212,26 +238,55 @@ def main() -> None:
         worker.terminate()
         worker.wait(30)
         server.stop()
+    return Run(elapsed, staged, busy, busy_staging, memory, load_settings(env).import_lanes)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rows", type=int, default=1_000_000)
+    parser.add_argument("--existing", type=int, default=200_000)
+    # libxml2 refuses text nodes over 10 MB without XML_PARSE_HUGE (which we never set):
+    # 25,000 rows make about 6.7 MB of escaped xmlDoc.
+    parser.add_argument("--chunk", type=int, default=25_000, help="rows per NewImportProcess")
+    parser.add_argument("--senders", type=int, default=2,
+                        help="NewImportProcess calls in flight (gunicorn has 2 workers)")
+    parser.add_argument("--clients", choices=("both", "each", "after"), default="both",
+                        help="each: a client starting each process as soon as it has created it"
+                             " (NewImportProcess, then StartImportProcesses: the worker merges "
+                             "while the client sends); after: one sending every process first, "
+                             "then starting them all; both (the default): one run of each")
+    args = parser.parse_args()
+    dsn = os.environ["DATABASE_URL"]
+    modes = {"both": (True, False), "each": (True,), "after": (False,)}[args.clients]
+    runs = []
+    for start_each in modes:
+        with fresh_database(dsn) as fresh:
+            runs.append((start_each, import_once(fresh, args, start_each)))
     raw = raw_copy(dsn, args.rows)
     import import_floor  # here: it imports this module's helpers
     floor_steps = import_floor.measure(dsn, args.rows, args.existing, args.chunk)
-    lanes = load_settings(os.environ).import_lanes
-    print(f"import via mailup-soap (SOAP + worker merging in {lanes} lane(s), "
-          f"{args.existing:,} already in the list): "
-          f"{args.rows:,} rows in {elapsed:.1f} s = {args.rows / elapsed:,.0f} rows/s")
-    sending = ("NewImportProcess and StartImportProcesses calls (parse + COPY, the worker "
-               "merging meanwhile)" if args.start_each else "NewImportProcess calls (parse + COPY)")
-    print(f"  {sending}: {staged:.1f} s; start + merge by the worker:"
-          f" {elapsed - staged:.1f} s")
     cores = os.cpu_count() or 1
-    print(f"  CPU busy, whole machine ({cores} cores): {busy:.1f} CPU-s = {busy / elapsed:.2f} "
-          f"cores on average ({busy_staging:.1f} CPU-s while sending, "
-          f"{busy - busy_staging:.1f} while merging)")
+    for start_each, run in runs:
+        client = ("each process started as soon as it is created (NewImportProcess, then "
+                  "StartImportProcesses)" if start_each else
+                  "every process sent first (NewImportProcess), then all started")
+        print(f"import via mailup-soap, {client}; SOAP + worker merging in {run.lanes} "
+              f"lane(s), {args.existing:,} already in the list: {args.rows:,} rows in "
+              f"{run.elapsed:.1f} s = {args.rows / run.elapsed:,.0f} rows/s")
+        sending = ("sending (parse + COPY, the worker merging meanwhile)" if start_each
+                   else "sending (parse + COPY)")
+        print(f"  {sending}: {run.staged:.1f} s; then the rest of the merge: "
+              f"{run.elapsed - run.staged:.1f} s")
+        print(f"  CPU busy, whole machine ({cores} cores): {run.busy:.1f} CPU-s = "
+              f"{run.busy / run.elapsed:.2f} cores on average ({run.busy_staging:.1f} CPU-s "
+              f"while sending, {run.busy - run.busy_staging:.1f} after)")
+        print(f"  ratio to the raw COPY below: {raw / run.elapsed:.3f}; worker peak memory "
+              f"(VmHWM): {run.memory:.0f} MB")
     print(f"raw COPY of the same rows into a bare table: {args.rows / raw:,.0f} rows/s")
-    print(f"ratio mailup-soap / raw COPY: {raw / elapsed:.3f}")
-    print(f"worker peak memory (VmHWM): {memory:.0f} MB")
     floor = import_floor.report(floor_steps, args.rows)
-    print(f"mailup-soap's CPU time / the floor's: {busy / floor:.2f}")
+    for start_each, run in runs:
+        client = "each started as created" if start_each else "all sent first"
+        print(f"mailup-soap's CPU time / the floor's ({client}): {run.busy / floor:.2f}")
 
 
 if __name__ == "__main__":
