@@ -265,8 +265,9 @@ def confirm(deps: Deps, token: str, *, dry_run: bool = False) -> Outcome:
     """The recipient's POST on the confirmation page (pending -> subscribed, source
     Recipient), for each list the link names (one, or several: ConfirmListID). A link for
     an older request of the same recipient confirms nothing in that list. CHANGED when a
-    list was confirmed, else ALREADY when one was subscribed already, else why not.
-    `dry_run` only checks the link (the GET that shows the page)."""
+    list was confirmed, else ALREADY when one was subscribed already, else REFUSED or
+    UNKNOWN; InvalidToken when every list the link names has a newer request. `dry_run`
+    only checks the link (the GET that shows the page)."""
     data = tokens.read(deps.secret_key, CONFIRM_PURPOSE, token)
     requests = _requests(data)
     outcomes: list[Outcome | None] = []  # None: an older request's link
