@@ -20,11 +20,16 @@ ID_MAX = 2**31 - 1
 FIELD_NAME = re.compile(r"^(?:campo)?(\d{1,2})$", re.IGNORECASE)
 
 
+def is_email(value: str) -> bool:
+    """An address as we take it: stripped, at most EMAIL_MAX characters, EMAIL's shape."""
+    return len(value) <= EMAIL_MAX and EMAIL.match(value) is not None
+
+
 def normalize_email(raw: str | None) -> str | None:
     value = (raw or "").strip()
     if not value:
         return None
-    if len(value) > EMAIL_MAX or not EMAIL.match(value):
+    if not is_email(value):
         raise InvalidContact("Email", f"{value!r} is not an email address")
     return value
 

@@ -14,11 +14,10 @@ from lxml import etree
 
 from mailup_soap import errors
 from mailup_soap.domain.contacts import (
-    EMAIL,
-    EMAIL_MAX,
     FIELD_MAX,
     MOBILE_PUNCTUATION,
     NOT_XML,
+    is_email,
     normalize_email,
     normalize_mobile,
 )
@@ -147,7 +146,7 @@ def _xml_row(row_no: int, elem: etree._Element, opts: ImportOptions, channels: C
     if not (number or too_long) and channels is not Channels.SMS:
         email = get("email")
         value = email.strip() if email else ""
-        if value and len(value) <= EMAIL_MAX and EMAIL.match(value):
+        if value and is_email(value):
             return StagedRow(row_no, value, None, fields, None, {})
     return _contact(row_no, get("email"), get("Prefix"), number, fields, opts,
                     channels=channels)

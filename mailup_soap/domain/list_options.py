@@ -4,7 +4,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 
-from mailup_soap.domain.contacts import EMAIL, EMAIL_MAX, NOT_XML
+from mailup_soap.domain.contacts import NOT_XML, is_email
 from mailup_soap.errors import InvalidOption
 
 # Documented keys (spec section 4); value kind: "text", "email", "bool" (0/1), "int",
@@ -68,7 +68,7 @@ def _check(key: str, raw: object) -> str:
             raise InvalidOption(key, "must be an international prefix such as +39")
         return value
     if kind == "email":
-        if value and (len(value) > EMAIL_MAX or not EMAIL.match(value)):
+        if value and not is_email(value):
             raise InvalidOption(key, "must be an email address")
         return value
     if isinstance(kind, tuple):

@@ -11,7 +11,7 @@ import re
 from collections.abc import Callable, Mapping
 
 from mailup_soap import errors
-from mailup_soap.domain.contacts import EMAIL, EMAIL_MAX
+from mailup_soap.domain.contacts import is_email
 from mailup_soap.domain.model import within_years
 
 
@@ -209,6 +209,17 @@ SEND_OPTIONS = frozenset({"send_to", "recipients", "exclude", "from_email", "fro
                           "clear_stats", "deliverydt", "filters", "filters_as"})
 
 
+def delivery_time(raw: str) -> dt.datetime | None:
+    """The `deliverydt` send option (`yyyyMMddHHmmss`, UTC); None when empty (now)."""
+    if not raw.strip():
+        return None
+    try:
+        when = dt.datetime.strptime(raw.strip(), "%Y%m%d%H%M%S").replace(tzinfo=dt.UTC)
+    except ValueError:
+        raise errors.InvalidArgument("deliverydt", "must be yyyyMMddHHmmss") from None
+    return within_years("deliverydt", when)
+
+
 def send_options(pairs: Mapping[str, str]) -> SendOptions:
     known = {"send_to", "recipients", "exclude", "from_email", "from_name", "clear_stats",
              "deliverydt", "filters", "filters_as"}
@@ -233,16 +244,9 @@ def send_options(pairs: Mapping[str, str]) -> SendOptions:
         groups = _ids("recipients", pairs.get("recipients", ""))
         if not groups:
             raise errors.InvalidArgument("recipients", "send_to GROUPS needs group ids")
-    when = None
-    raw_when = pairs.get("deliverydt", "").strip()
-    if raw_when:
-        try:
-            when = dt.datetime.strptime(raw_when, "%Y%m%d%H%M%S").replace(tzinfo=dt.UTC)
-        except ValueError:
-            raise errors.InvalidArgument("deliverydt", "must be yyyyMMddHHmmss") from None
-        within_years("deliverydt", when)
+    when = delivery_time(pairs.get("deliverydt", ""))
     from_email = pairs.get("from_email", "").strip()
-    if from_email and (len(from_email) > EMAIL_MAX or not EMAIL.match(from_email)):
+    if from_email and not is_email(from_email):
         raise errors.InvalidArgument("from_email", "not an email address")
     from_name = pairs.get("from_name", "").strip()
     if any(c in from_name for c in "\r\n"):

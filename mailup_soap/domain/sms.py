@@ -10,7 +10,6 @@ from collections.abc import Mapping
 from mailup_soap import errors
 from mailup_soap.domain import contacts
 from mailup_soap.domain import messages as msg
-from mailup_soap.domain.model import within_years
 
 # -- length rules ----------------------------------------------------------------------------
 #
@@ -135,16 +134,6 @@ def _ids(name: str, raw: str) -> tuple[int, ...]:
     return tuple(int(p) for p in parts)
 
 
-def _when(raw: str) -> dt.datetime | None:
-    if not raw.strip():
-        return None
-    try:
-        when = dt.datetime.strptime(raw.strip(), "%Y%m%d%H%M%S").replace(tzinfo=dt.UTC)
-    except ValueError:
-        raise errors.InvalidArgument("deliverydt", "must be yyyyMMddHHmmss") from None
-    return within_years("deliverydt", when)
-
-
 def send_options(pairs: Mapping[str, str], *, extra: frozenset[str] = frozenset(),
                  ) -> SmsSendOptions:
     """`extra`: keys the caller reads itself (SendSMSFast's `note`)."""
@@ -169,7 +158,8 @@ def send_options(pairs: Mapping[str, str], *, extra: frozenset[str] = frozenset(
             raise errors.InvalidArgument("recipients", "send_to GROUPS needs group ids")
     sender = pairs.get("sender", "").strip()
     return SmsSendOptions(send_to, numbers, groups, _ids("exclude", pairs.get("exclude", "")),
-                          sender_id(sender) if sender else "", _when(pairs.get("deliverydt", "")))
+                          sender_id(sender) if sender else "",
+                          msg.delivery_time(pairs.get("deliverydt", "")))
 
 
 def single_options(pairs: Mapping[str, str]) -> str:

@@ -26,20 +26,12 @@ def send_confirmation(deps: Deps, account_id: int, list_id: int, recipient_id: i
     With `lists` (ConfirmListID, spec 6.1), one email in `list_id`'s name whose link
     confirms those of the lists still pending. A MailerError propagates so that the job is
     retried."""
-    _mailer(deps)  # a worker without one fails at once, not after reading
-    with deps.uow() as uow:
-        lst = uow.lists.get(account_id, list_id)
-        recipient = uow.recipients.get(account_id, recipient_id)
-        pending = []
-        for other in [list_id] if lists is None else lists:
-            named = lst if other == list_id else uow.lists.get(account_id, other)
-            state = uow.lifecycle.state(account_id, other, recipient_id)
-            if named is not None and state is not None and state.requested_at is not None \
-                    and state.status is SubscriptionStatus.PENDING:
-                pending.append((named, state.requested_at))
-    if lst is None or recipient is None or not recipient.email or not pending:
+    found = _still(deps, account_id, list_id, recipient_id, SubscriptionStatus.PENDING, lists)
+    pending = [(named, state.requested_at) for named, state in found[2]
+               if state.requested_at is not None] if found else []
+    if found is None or not pending:
         return False
-    email = recipient.email
+    lst, email, _ = found
     link = confirm_url(deps, lists_confirmation_token(
         deps, account_id, recipient_id, [(named.id, at) for named, at in pending]))
     names = _names([named.name for named, _ in pending])
@@ -76,18 +68,24 @@ def send_unsubscribed_notice(deps: Deps, account_id: int, list_id: int,
 
 
 def _still(deps: Deps, account_id: int, list_id: int, recipient_id: int,
-           status: SubscriptionStatus) -> tuple[MailingList, str, SubscriptionState] | None:
-    """The list, the address and the subscription, if the recipient has an address and the
-    subscription still has that status (the job may run after it changed again)."""
+           status: SubscriptionStatus, lists: list[int] | None = None
+           ) -> tuple[MailingList, str, list[tuple[MailingList, SubscriptionState]]] | None:
+    """The list, the address, and each of `lists` (by default the list alone) whose
+    subscription still has that status, with it (the job may run after it changed again);
+    None when the recipient has no address or no such subscription is left."""
     _mailer(deps)  # a worker without one fails at once, not after reading
     with deps.uow() as uow:
         lst = uow.lists.get(account_id, list_id)
         recipient = uow.recipients.get(account_id, recipient_id)
-        state = uow.lifecycle.state(account_id, list_id, recipient_id)
-    if lst is None or recipient is None or not recipient.email or state is None \
-            or state.status is not status:
+        found = []
+        for other in [list_id] if lists is None else lists:
+            named = lst if other == list_id else uow.lists.get(account_id, other)
+            state = uow.lifecycle.state(account_id, other, recipient_id)
+            if named is not None and state is not None and state.status is status:
+                found.append((named, state))
+    if lst is None or recipient is None or not recipient.email or not found:
         return None
-    return lst, recipient.email, state
+    return lst, recipient.email, found
 
 
 def _mailer(deps: Deps) -> Mailer:
