@@ -147,6 +147,14 @@ class ImportDocumentInvalid(InvalidArgument):
         super().__init__("document", reason)
 
 
+class ConfirmationMessageNotFound(InvalidArgument):
+    """NewImportProcess's `idConfirmNL` names no email of the list (MailUp's -410: the
+    confirmation email cannot be made)."""
+
+    def __init__(self, message_id: int, list_id: int) -> None:
+        super().__init__("idConfirmNL", f"message {message_id} is not an email of list {list_id}")
+
+
 class ImportProcessNotFound(NotFound):
     def __init__(self, process_id: int) -> None:
         super().__init__(f"import process {process_id} not found")

@@ -383,10 +383,13 @@ def merge_batch(conn: Connection, process_id: int, account_id: int, list_id: int
         """SELECT COALESCE(cardinality(procrastinate_defer_jobs_v1(ARRAY(
                SELECT ROW(:queue, :task, 0, NULL, NULL,
                           jsonb_build_object('account_id', :a, 'list_id', :l,
-                                             'recipient_id', ib.recipient_id),
+                                             'recipient_id', ib.recipient_id)
+                              || CAST(:message AS jsonb),
                           NULL)::procrastinate_job_to_defer_v1
                FROM ib WHERE ib.confirm AND ib.email IS NOT NULL))), 0)""",
-        queue=MAIL_QUEUE, task=CONFIRM_TASK).scalar_one()
+        queue=MAIL_QUEUE, task=CONFIRM_TASK,
+        message=json.dumps({"message_id": opts.confirm_message_id}
+                           if opts.confirm_message_id else {})).scalar_one()
     # The lane's progress, and the process's: the least of its lanes', computed from the
     # row as this UPDATE finds it (another lane's committed progress included: a row updated
     # meanwhile is read again before it is written). A process not split yet is one lane.

@@ -262,6 +262,7 @@ _HREF = re.compile(r"""(<a\b[^>]*?\bhref\s*=\s*)(["'])(https?://[^"']+)\2""", re
 _TAG = re.compile(r"<[^>]+>")
 _SPACE = re.compile(r"[ \t]+")
 UNSUBSCRIBE_PLACEHOLDER = "[unsubscribe]"
+SUBSCRIBE_PLACEHOLDER = "[subscribe]"  # the confirmation link of a confirmation request
 
 
 def merge_fields(text: str, addressee: Addressee, escape: bool) -> str:
@@ -273,14 +274,25 @@ def merge_fields(text: str, addressee: Addressee, escape: bool) -> str:
     return _FIELD.sub(value, text)
 
 
-def render_html(message: Message, addressee: Addressee, click_url: Callable[[str], str],
-                open_url: str | None, unsubscribe_url: str) -> str:
-    """The HTML part; `open_url`, when given, is the open-tracking pixel's address."""
+def render_subject(message: Message, addressee: Addressee) -> str:
+    if message.dynamic_fields:
+        return merge_fields(message.subject, addressee, escape=False)
+    return message.subject
+
+
+def _html_body(message: Message, addressee: Addressee) -> str:
     body = message.html
     if message.content_type is ContentType.TEXT:  # an email stored so by an earlier release
         body = "<pre>" + html.escape(body) + "</pre>"
     if message.dynamic_fields:
         body = merge_fields(body, addressee, escape=True)
+    return body
+
+
+def render_html(message: Message, addressee: Addressee, click_url: Callable[[str], str],
+                open_url: str | None, unsubscribe_url: str) -> str:
+    """The HTML part; `open_url`, when given, is the open-tracking pixel's address."""
+    body = _html_body(message, addressee)
     if message.link_tracking:
         body = _HREF.sub(lambda m: f"{m.group(1)}{m.group(2)}"
                          f"{html.escape(click_url(html.unescape(m.group(3))))}{m.group(2)}",
@@ -295,16 +307,41 @@ def render_html(message: Message, addressee: Addressee, click_url: Callable[[str
     return body + f'\n<img src="{html.escape(open_url)}" width="1" height="1" alt="">'
 
 
-def render_text(message: Message, addressee: Addressee, unsubscribe_url: str) -> str:
-    """The text alternative: the HTML without tags, and the unsubscribe link."""
+def _text_body(message: Message, addressee: Addressee) -> str:
+    """The message without tags, fields merged, without its unsubscribe placeholder."""
     body = message.html if message.content_type is ContentType.TEXT else html.unescape(
         _TAG.sub("", re.sub(r"(?i)<br\s*/?>|</p>", "\n", message.html)))
     if message.dynamic_fields:
         body = merge_fields(body, addressee, escape=False)
     body = body.replace(UNSUBSCRIBE_PLACEHOLDER, "")
     lines = [_SPACE.sub(" ", line).strip() for line in body.splitlines()]
-    text = re.sub(r"\n{3,}", "\n\n", "\n".join(lines)).strip()
+    return re.sub(r"\n{3,}", "\n\n", "\n".join(lines)).strip()
+
+
+def render_text(message: Message, addressee: Addressee, unsubscribe_url: str) -> str:
+    """The text alternative: the HTML without tags, and the unsubscribe link."""
+    text = _text_body(message, addressee)
     return f"{text}\n\n--\nUnsubscribe: {unsubscribe_url}\n"
+
+
+def render_confirmation(message: Message, addressee: Addressee,
+                        confirm_url: str) -> tuple[str, str, str]:
+    """A list's own email sent as the confirmation request (NewImportProcess's
+    `idConfirmNL`): its subject, HTML and text for `addressee`, the confirmation link where
+    `[subscribe]` is (after the body when it is not there). No tracking, and no unsubscribe
+    link: nobody is subscribed yet (an `[unsubscribe]` placeholder is left out)."""
+    link = f'<a href="{html.escape(confirm_url)}">Confirm your subscription</a>'
+    body = _html_body(message, addressee).replace(UNSUBSCRIBE_PLACEHOLDER, "")
+    text = _text_body(message, addressee)
+    if SUBSCRIBE_PLACEHOLDER in body:
+        body = body.replace(SUBSCRIBE_PLACEHOLDER, link)
+    else:
+        body += f"\n<p>{link}</p>"
+    if SUBSCRIBE_PLACEHOLDER in text:
+        text = text.replace(SUBSCRIBE_PLACEHOLDER, confirm_url)
+    else:
+        text += f"\n\nConfirm your subscription: {confirm_url}"
+    return render_subject(message, addressee), body, text + "\n"
 
 
 # -- the message on the wire -------------------------------------------------------------

@@ -77,9 +77,10 @@ def make_blueprint(deps: Callable[[], Deps], sync_time: str = "02:00") -> Bluepr
              retry=RetryStrategy(max_attempts=6, wait=60, linear_wait=120))
     def send_confirmation(account_id: int, list_id: int, recipient_id: int,
                           sender_email: str = "", sender_name: str = "",
-                          lists: list[int] | None = None) -> bool:
+                          lists: list[int] | None = None,
+                          message_id: int | None = None) -> bool:
         return confirmations.send_confirmation(deps(), account_id, list_id, recipient_id,
-                                               sender_email, sender_name, lists)
+                                               sender_email, sender_name, lists, message_id)
 
     @bp.task(name="send_unsubscribed_notice", queue=subscriptions.MAIL_QUEUE,
              retry=RetryStrategy(max_attempts=6, wait=60, linear_wait=120))

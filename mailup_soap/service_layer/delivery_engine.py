@@ -182,9 +182,7 @@ def build_message(deps: Deps, delivery: msg.Delivery, message: msg.Message,
                            track_url(deps, "o", base) if settings.tracking else None,
                            unsubscribe)
     text = msg.render_text(message, addressee, unsubscribe)
-    subject = message.subject
-    if message.dynamic_fields:
-        subject = msg.merge_fields(subject, addressee, escape=False)
+    subject = msg.render_subject(message, addressee)
     domain = deps.bounce_domain or delivery.from_email.rpartition("@")[2] or "localhost"
     mailto = tokens.make(deps.secret_key, "track-mailto",
                          {"d": delivery.id, "r": addressee.recipient_id})

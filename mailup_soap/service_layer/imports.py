@@ -62,17 +62,31 @@ def new_process(deps: Deps, cred: Credentials, list_id: int, list_guid: str | No
     """NewImportProcess: returns the id of a process with status 1 (queued). With `start`
     (StartImportProcesses) the process is started in the same transaction, so one that
     cannot start (-601) is not left queued for a later start of everything queued."""
-    opts = dataclasses.replace(opts, group_ids=tuple(parse_ids(group_ids, ",")))
+    opts = dataclasses.replace(opts, group_ids=tuple(parse_ids(group_ids, ",")),
+                               confirm_message_id=opts.confirm_message_id if opts.confirm_email
+                               else 0)
     _check(opts)
     with deps.uow() as uow:
         caller = authorize(uow, deps, cred)
         checked_list(uow, caller, list_id, list_guid)
+        _check_confirmation_message(uow, caller.account_id, list_id, opts.confirm_message_id)
         process_id = create_process(uow, caller.account_id, list_id,
                                     read_xml_string(document, opts), opts)
         if start:
             _start(uow, deps, caller, list_id, process_id)
         uow.commit()
         return process_id
+
+
+def _check_confirmation_message(uow: AbstractUnitOfWork, account_id: int, list_id: int,
+                                message_id: int) -> None:
+    """`idConfirmNL` with `ConfirmEmail`: an email of the list, sent as the confirmation
+    request instead of the built-in one (0: the built-in one); any other id is -410."""
+    if message_id == 0:
+        return
+    message = uow.sending.message(account_id, message_id) if message_id > 0 else None
+    if message is None or message.list_id != list_id:
+        raise errors.ConfirmationMessageNotFound(message_id, list_id)
 
 
 def list_lock(account_id: int, list_id: int) -> str:

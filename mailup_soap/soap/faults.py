@@ -34,6 +34,7 @@ IMPORT_CODES: dict[type[errors.MailUpError], int] = AUTH_CODES | {
     errors.ListGuidInvalid: -102,
     errors.ImportDocumentEmpty: -401,
     errors.ImportDocumentInvalid: -402,
+    errors.ConfirmationMessageNotFound: -410,
     errors.ListCountMismatch: -450,
     errors.ImportProcessNotFound: -501,
     errors.ImportAlreadyRunning: -601,

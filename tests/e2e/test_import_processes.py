@@ -2,6 +2,7 @@
 worker, PostgreSQL."""
 from __future__ import annotations
 
+import re
 import secrets
 import threading
 import time
@@ -9,6 +10,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import pytest
+import requests
 import sqlalchemy as sa
 
 from mailup_soap.config import Settings
@@ -17,7 +19,7 @@ from mailup_soap.domain.import_readers import read_xml_string
 from mailup_soap.domain.imports import ImportOptions
 from mailup_soap.service_layer import imports
 from mailup_soap.service_layer.deps import Deps
-from tests.conftest import AccountInfo, run_jobs
+from tests.conftest import AccountInfo, SmtpSink, new_account, run_jobs
 from tests.e2e.conftest import ServiceFactory, auth_header, login, parse
 
 pytestmark = pytest.mark.e2e
@@ -49,7 +51,7 @@ def _new(imp: Any, account: AccountInfo, list_id: int, guid: str, document: str,
          **flags: Any) -> int:
     """NewImportProcess's ReturnCode: the process id, or an error code."""
     return _code(imp.NewImportProcess(idList=list_id, listGUID=guid, xmlDoc=document,
-                                      idConfirmNL=0, **(FLAGS | {"idGroups": ""} | flags),
+                                      **(FLAGS | {"idGroups": "", "idConfirmNL": 0} | flags),
                                       _soapheaders=[auth_header(account)]))
 
 
@@ -145,6 +147,71 @@ def test_bad_documents_get_their_codes_and_import_nothing(
     with engine.connect() as conn:
         assert conn.execute(sa.select(sa.func.count()).select_from(t.import_processes).where(
             t.import_processes.c.account_id == account.console_id)).scalar_one() == 0
+
+
+def _newsletter(soap: ServiceFactory, account: AccountInfo, list_id: int, subject: str,
+                content: str) -> int:
+    doc = parse(soap("Send").CreateNewsletter(accessKey=login(soap, account), listID=list_id,
+                                              subject=subject, type="HTML", content=content,
+                                              options=None))
+    return int(doc.findtext("newsletterID") or 0)
+
+
+def test_id_confirm_nl_sends_that_email_of_the_list_as_the_confirmation_request(
+        soap: ServiceFactory, account: AccountInfo, server_settings: Settings,
+        smtp: SmtpSink, engine: sa.Engine) -> None:
+    list_id, guid = _list(soap, account)
+    own = _newsletter(soap, account, list_id, "Dear [campo1], one more step",
+                      "<p>Hello [campo1],</p><p>please [subscribe] to our news.</p>")
+    ann, bob = (f"{n}.{secrets.token_hex(3)}@example.test" for n in ("ann", "bob"))
+
+    details = _import(soap, account, server_settings, list_id, guid,
+                      _doc(_row(ann, "Ann"), _row(bob, "Bob")), ConfirmEmail=True,
+                      idConfirmNL=own)
+    run_jobs(server_settings, "mail")
+    [mail] = smtp.to(ann)
+    html = mail.get_body(("html",)).get_content()  # type: ignore[union-attr]
+    text = mail.get_body(("plain",)).get_content()  # type: ignore[union-attr]
+    link = re.search(r'href="([^"]+)"', html).group(1).replace("&amp;", "&")  # type: ignore[union-attr]
+    page = requests.get(link, timeout=10)
+    form_token = re.search(r'name="t" value="([^"]+)"', page.text).group(1)  # type: ignore[union-attr]
+    confirmed = requests.post(link.split("?")[0], data={"t": form_token}, timeout=10)
+
+    assert (details.findtext("ConfirmationEmail"), details.findtext("ConfirmationSent")) == (
+        "True", "2")
+    assert mail["Subject"] == "Dear Ann, one more step"
+    assert f'please <a href="{link.replace("&", "&amp;")}">Confirm your subscription</a> to' \
+        in html
+    assert "Hello Ann," in text and f"please {link} to our news." in text
+    assert [m["Subject"] for m in smtp.to(bob)] == ["Dear Bob, one more step"]
+    assert confirmed.status_code == 200
+    assert _statuses(engine, account, list_id) == {ann: "subscribed", bob: "pending"}
+
+
+def test_id_confirm_nl_must_name_an_email_of_the_list_or_gets_410(
+        soap: ServiceFactory, account: AccountInfo, deps: Deps, engine: sa.Engine) -> None:
+    list_id, guid = _list(soap, account)
+    other_list, _ = _list(soap, account)
+    stranger = new_account(deps)
+    strangers_list, _ = _list(soap, stranger)
+    imp = soap("Import")
+    document = _doc(_row(f"c.{secrets.token_hex(3)}@example.test"))
+    theirs = _newsletter(soap, stranger, strangers_list, "Theirs", "<p>[subscribe]</p>")
+    elsewhere = _newsletter(soap, account, other_list, "Other list", "<p>[subscribe]</p>")
+
+    def new(message_id: int, confirm: bool = True) -> int:
+        return _new(imp, account, list_id, guid, document, ConfirmEmail=confirm,
+                    idConfirmNL=message_id)
+
+    refused = [new(theirs), new(elsewhere), new(987654321), new(-1)]
+    with engine.connect() as conn:
+        created = conn.execute(sa.select(sa.func.count()).select_from(t.import_processes).where(
+            t.import_processes.c.account_id == account.console_id)).scalar_one()
+    without_confirmation = new(987654321, confirm=False)
+
+    assert refused == [-410] * 4
+    assert created == 0
+    assert without_confirmation > 0  # idConfirmNL is read only with ConfirmEmail
 
 
 def test_start_process_refuses_a_second_start_and_a_second_running_process_per_list(

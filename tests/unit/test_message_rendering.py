@@ -59,6 +59,23 @@ def test_the_unsubscribe_link_goes_where_the_placeholder_is_or_at_the_end() -> N
     assert '<img src="https://t/o"' in appended
 
 
+def test_a_lists_own_confirmation_request_has_its_link_where_it_says_or_at_the_end() -> None:
+    placed = msg.render_confirmation(
+        _message("<p>Dear [campo1]</p><p>[subscribe]</p>[unsubscribe]"), WHO, "https://c/?t=a&b")
+    appended = msg.render_confirmation(_message("<p>Welcome</p>", dynamic_fields=False), WHO,
+                                       "https://c/?t=x")
+
+    assert placed == (
+        "Hi Ann <3",
+        '<p>Dear Ann &lt;3</p><p><a href="https://c/?t=a&amp;b">Confirm your subscription</a>'
+        "</p>",
+        "Dear Ann <3\nhttps://c/?t=a&b\n")
+    assert appended == (
+        "Hi [campo1]",
+        '<p>Welcome</p>\n<p><a href="https://c/?t=x">Confirm your subscription</a></p>',
+        "Welcome\n\nConfirm your subscription: https://c/?t=x\n")
+
+
 def test_the_mime_bytes_parse_back_with_both_parts_and_encoded_headers() -> None:
     raw = msg.mime([("From", msg.address("Shöp", "news@shop.example")),
                     ("To", "ann@example.test"), ("Subject", msg.header_text("Grüße\r\nX: y"))],
