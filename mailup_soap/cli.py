@@ -251,7 +251,8 @@ def _import_file(args: argparse.Namespace) -> ImportProcess:
         raise errors.InvalidArgument("--list", "required with a FILE")
     opts = ImportOptions(args.import_type, args.mobile_input_type, args.as_pending,
                          args.confirm_email, args.as_opt_out, args.force_opt_in,
-                         args.replace_groups, tuple(int(g) for g in _split(args.groups) or []))
+                         args.replace_groups, tuple(int(g) for g in _split(args.groups) or []),
+                         args.confirm_message)
     path = pathlib.Path(args.file)
     as_csv = args.format == "csv" or (args.format is None and path.suffix.lower() != ".xml")
     with path.open("rb") as raw:
@@ -282,6 +283,9 @@ def _import_parser(sub: Any) -> None:
                  "replace-groups"):
         imp.add_argument(f"--{flag}", action="store_true")
     imp.add_argument("--groups", help="group ids, comma-separated")
+    imp.add_argument("--confirm-message", type=int, default=0, metavar="ID",
+                     help="with --confirm-email: the email of the list sent as the "
+                          "confirmation request (NewImportProcess's idConfirmNL)")
     imp.set_defaults(func=cmd_import)
 
 

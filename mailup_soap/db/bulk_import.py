@@ -388,8 +388,8 @@ def merge_batch(conn: Connection, process_id: int, account_id: int, list_id: int
                           NULL)::procrastinate_job_to_defer_v1
                FROM ib WHERE ib.confirm AND ib.email IS NOT NULL))), 0)""",
         queue=MAIL_QUEUE, task=CONFIRM_TASK,
-        message=json.dumps({"message_id": opts.confirm_message_id}
-                           if opts.confirm_message_id else {})).scalar_one()
+        message=json.dumps({"message_id": opts.confirmation_message}
+                           if opts.confirmation_message else {})).scalar_one()
     # The lane's progress, and the process's: the least of its lanes', computed from the
     # row as this UPDATE finds it (another lane's committed progress included: a row updated
     # meanwhile is read again before it is written). A process not split yet is one lane.

@@ -43,7 +43,12 @@ class ImportOptions:
     force_opt_in: bool = False
     replace_groups: bool = False
     group_ids: tuple[int, ...] = ()
-    confirm_message_id: int = 0
+    confirm_message_id: int = 0  # idConfirmNL: an email of the list; 0 the built-in request
+
+    @property
+    def confirmation_message(self) -> int:
+        """The email sent as the confirmation request: read only with ConfirmEmail."""
+        return self.confirm_message_id if self.confirm_email else 0
 
     @property
     def channels(self) -> Channels:

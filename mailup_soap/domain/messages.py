@@ -329,7 +329,8 @@ def render_confirmation(message: Message, addressee: Addressee,
     """A list's own email sent as the confirmation request (NewImportProcess's
     `idConfirmNL`): its subject, HTML and text for `addressee`, the confirmation link where
     `[subscribe]` is (after the body when it is not there). No tracking, and no unsubscribe
-    link: nobody is subscribed yet (an `[unsubscribe]` placeholder is left out)."""
+    link: nobody is subscribed yet (an `[unsubscribe]` placeholder is left out). The subject
+    is one line whatever the fields merged into it hold."""
     link = f'<a href="{html.escape(confirm_url)}">Confirm your subscription</a>'
     body = _html_body(message, addressee).replace(UNSUBSCRIBE_PLACEHOLDER, "")
     text = _text_body(message, addressee)
@@ -341,7 +342,7 @@ def render_confirmation(message: Message, addressee: Addressee,
         text = text.replace(SUBSCRIBE_PLACEHOLDER, confirm_url)
     else:
         text += f"\n\nConfirm your subscription: {confirm_url}"
-    return render_subject(message, addressee), body, text + "\n"
+    return one_line(render_subject(message, addressee)), body, text + "\n"
 
 
 # -- the message on the wire -------------------------------------------------------------
@@ -353,9 +354,14 @@ def render_confirmation(message: Message, addressee: Addressee,
 _CRLF = "\r\n"
 
 
+def one_line(value: str) -> str:
+    """A header's text: line breaks (from merged fields, say) become spaces."""
+    return value.replace("\r", " ").replace("\n", " ")
+
+
 def header_text(value: str) -> str:
     """A header value: as is when printable ASCII, else RFC 2047 encoded (UTF-8)."""
-    value = value.replace("\r", " ").replace("\n", " ")
+    value = one_line(value)
     if value.isascii() and value.isprintable():
         return value
     from email.header import Header

@@ -62,14 +62,12 @@ def new_process(deps: Deps, cred: Credentials, list_id: int, list_guid: str | No
     """NewImportProcess: returns the id of a process with status 1 (queued). With `start`
     (StartImportProcesses) the process is started in the same transaction, so one that
     cannot start (-601) is not left queued for a later start of everything queued."""
-    opts = dataclasses.replace(opts, group_ids=tuple(parse_ids(group_ids, ",")),
-                               confirm_message_id=opts.confirm_message_id if opts.confirm_email
-                               else 0)
+    opts = dataclasses.replace(opts, group_ids=tuple(parse_ids(group_ids, ",")))
     _check(opts)
     with deps.uow() as uow:
         caller = authorize(uow, deps, cred)
         checked_list(uow, caller, list_id, list_guid)
-        _check_confirmation_message(uow, caller.account_id, list_id, opts.confirm_message_id)
+        _check_confirmation_message(uow, caller.account_id, list_id, opts)
         process_id = create_process(uow, caller.account_id, list_id,
                                     read_xml_string(document, opts), opts)
         if start:
@@ -79,9 +77,10 @@ def new_process(deps: Deps, cred: Credentials, list_id: int, list_guid: str | No
 
 
 def _check_confirmation_message(uow: AbstractUnitOfWork, account_id: int, list_id: int,
-                                message_id: int) -> None:
+                               opts: ImportOptions) -> None:
     """`idConfirmNL` with `ConfirmEmail`: an email of the list, sent as the confirmation
     request instead of the built-in one (0: the built-in one); any other id is -410."""
+    message_id = opts.confirmation_message
     if message_id == 0:
         return
     message = uow.sending.message(account_id, message_id) if message_id > 0 else None
@@ -371,6 +370,7 @@ def import_now(deps: Deps, account_id: int, list_id: int, rows: Iterable[StagedR
     with deps.uow() as uow:
         if uow.lists.get(account_id, list_id) is None:
             raise errors.ListNotFound(list_id)
+        _check_confirmation_message(uow, account_id, list_id, opts)
     refuse_if_running(deps, account_id, list_id)
     with deps.uow() as uow:
         process_id = stage_running(uow, deps, account_id, list_id, rows, opts, source)

@@ -19,7 +19,7 @@ from mailup_soap.db import bulk_import
 from mailup_soap.db import tables as t
 from mailup_soap.domain.import_readers import read_csv
 from mailup_soap.domain.imports import ImportOptions, ProcessStatus
-from mailup_soap.service_layer import auth, imports, lists
+from mailup_soap.service_layer import auth, imports, lists, sending
 from mailup_soap.service_layer.deps import AccessKey, Deps
 from tests.conftest import AccountInfo, new_account
 
@@ -84,6 +84,36 @@ def test_the_cli_refuses_bad_files_with_a_message_and_imports_nothing(
     assert all(a.stderr.startswith("mailup-soap: ") and "Traceback" not in a.stderr
                for a in answers)
     assert _recipients(engine, account) == {}
+
+
+def test_the_cli_sends_an_email_of_the_list_as_the_confirmation_request_or_refuses_the_id(
+        database_url: str, deps: Deps, engine: sa.Engine, account: AccountInfo,
+        tmp_path: pathlib.Path) -> None:
+    list_id = _list(deps, account)
+    key = AccessKey(auth.login(deps, account.console_user, account.password,
+                               console_id=account.console_id))
+    own = sending.create_newsletter(deps, key, list_id, "Confirm", "HTML",
+                                    "<p>[subscribe]</p>", [])
+    xml = tmp_path / "people.xml"
+    xml.write_text('<subscribers><subscriber email="ann@cli.example" Prefix="" Number="" '
+                   'Name=""></subscriber></subscribers>')
+    flags = ["--account", str(account.console_id), "--list", str(list_id), "--confirm-email"]
+
+    refused = _run(database_url, str(xml), *flags, "--confirm-message", str(own + 1000))
+    nothing = _recipients(engine, account)
+    done = _run(database_url, str(xml), *flags, "--confirm-message", str(own))
+    with engine.connect() as conn:
+        jobs = conn.execute(sa.text(
+            "SELECT args FROM procrastinate_jobs WHERE task_name = :task "
+            "AND (args->>'account_id')::int = :a"),
+            {"task": bulk_import.CONFIRM_TASK, "a": account.console_id}).scalars().all()
+
+    assert refused.returncode == 2
+    assert refused.stderr.startswith("mailup-soap: idConfirmNL: ") and "Traceback" not in (
+        refused.stderr)
+    assert nothing == {}
+    assert done.returncode == 0, done.stderr
+    assert [j["message_id"] for j in jobs] == [own]
 
 
 def _subscribed(engine: sa.Engine, account: AccountInfo, list_id: int) -> int:

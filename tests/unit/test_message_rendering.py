@@ -64,6 +64,8 @@ def test_a_lists_own_confirmation_request_has_its_link_where_it_says_or_at_the_e
         _message("<p>Dear [campo1]</p><p>[subscribe]</p>[unsubscribe]"), WHO, "https://c/?t=a&b")
     appended = msg.render_confirmation(_message("<p>Welcome</p>", dynamic_fields=False), WHO,
                                        "https://c/?t=x")
+    two_lines = dataclasses.replace(WHO, fields={1: "A\r\nB"})
+    subject = msg.render_confirmation(_message("x"), two_lines, "https://c/")[0]
 
     assert placed == (
         "Hi Ann <3",
@@ -74,6 +76,7 @@ def test_a_lists_own_confirmation_request_has_its_link_where_it_says_or_at_the_e
         "Hi [campo1]",
         '<p>Welcome</p>\n<p><a href="https://c/?t=x">Confirm your subscription</a></p>',
         "Welcome\n\nConfirm your subscription: https://c/?t=x\n")
+    assert subject == "Hi A  B"
 
 
 def test_the_mime_bytes_parse_back_with_both_parts_and_encoded_headers() -> None:
