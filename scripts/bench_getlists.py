@@ -165,6 +165,49 @@ def run_load(port: int, request: bytes, clients: int, seconds: float,
 
 # --- servers ----------------------------------------------------------------------------------
 
+def _admin_engine(url: str) -> Any:
+    import sqlalchemy as sa
+
+    from mailup_soap.config import Settings
+
+    return sa.create_engine(Settings(database_url=url).sqlalchemy_url,
+                            isolation_level="AUTOCOMMIT", poolclass=sa.pool.NullPool)
+
+
+def create_database(base_url: str, prefix: str) -> str:
+    """A new empty database beside base_url's, migrated; its URL. Raises sqlalchemy's
+    DBAPIError when we may not create one."""
+    import sqlalchemy as sa
+
+    name = f"{prefix}_{random.getrandbits(32):08x}"
+    engine = _admin_engine(base_url)
+    try:
+        with engine.connect() as conn:
+            conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
+    finally:
+        engine.dispose()
+    url = str(sa.engine.make_url(base_url).set(database=name)
+              .render_as_string(hide_password=False))
+    subprocess.run([str(BIN / "mailup-soap"), "migrate"], check=True,
+                   env=dict(os.environ, DATABASE_URL=url), stdout=subprocess.DEVNULL,
+                   stderr=subprocess.DEVNULL)
+    return url
+
+
+def drop_database(base_url: str, url: str) -> None:
+    import sqlalchemy as sa
+
+    name = sa.engine.make_url(url).database
+    engine = _admin_engine(base_url)
+    try:
+        with engine.connect() as conn:
+            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    except sa.exc.DBAPIError as exc:
+        print(f"could not drop database {name}: {str(exc.orig).strip()}", file=sys.stderr)
+    finally:
+        engine.dispose()
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

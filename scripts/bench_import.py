@@ -29,13 +29,12 @@ import re
 import subprocess
 import tempfile
 import time
-import urllib.parse
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from xml.sax.saxutils import escape, quoteattr
 
 import psycopg2
-from bench_getlists import BIN, Server, free_port
+from bench_getlists import BIN, Server, create_database, drop_database, free_port
 
 from mailup_soap.config import load_settings
 
@@ -148,21 +147,11 @@ def fresh_database(dsn: str) -> Iterator[str]:
     """A new database on the cluster of `dsn`, migrated, dropped afterwards: every run starts
     from the same state (the list's EXISTING subscribers and nothing else), not from the
     1,200,000 recipients, subscriptions and events each earlier run left behind."""
-    name = f"bench_import_{os.getpid()}_{random.getrandbits(32):08x}"
-    url = urllib.parse.urlsplit(dsn)
-    with contextlib.closing(psycopg2.connect(dsn)) as admin:
-        admin.autocommit = True
-        with admin.cursor() as cur:
-            cur.execute(f'CREATE DATABASE "{name}"')
-        try:
-            fresh = url._replace(path=f"/{name}").geturl()
-            subprocess.run([str(BIN / "mailup-soap"), "migrate"], check=True,
-                           env=dict(os.environ, DATABASE_URL=fresh),
-                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-            yield fresh
-        finally:
-            with admin.cursor() as cur:
-                cur.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    fresh = create_database(dsn, f"bench_import_{os.getpid()}")
+    try:
+        yield fresh
+    finally:
+        drop_database(dsn, fresh)
 
 
 def import_once(dsn: str, args: argparse.Namespace, start_each: bool) -> Run:

@@ -40,7 +40,7 @@ import time
 import urllib.parse
 from typing import Any
 
-from bench_getlists import in_process
+from bench_getlists import create_database, drop_database, in_process
 
 BIN = pathlib.Path(sys.executable).parent
 
@@ -240,11 +240,9 @@ def main() -> int:
     private: str | None = None
     try:
         if not args.shared_database:
-            private = create_database(base_url)
+            private = _private_database(base_url)
         if private:
             os.environ["DATABASE_URL"] = private  # for this process and the CLI it runs
-            subprocess.run([str(BIN / "mailup-soap"), "migrate"], check=True,
-                           stdout=subprocess.DEVNULL)
         return run(args, shared=not private)
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
@@ -256,47 +254,18 @@ def main() -> int:
             drop_database(base_url, private)
 
 
-def _admin_engine(url: str) -> Any:
+def _private_database(base_url: str) -> str | None:
+    """A new migrated database beside base_url's, or None if we may not create one."""
     import sqlalchemy as sa
 
-    from mailup_soap.config import Settings
-
-    return sa.create_engine(Settings(database_url=url).sqlalchemy_url,
-                            isolation_level="AUTOCOMMIT", poolclass=sa.pool.NullPool)
-
-
-def create_database(base_url: str) -> str | None:
-    """A new empty database beside base_url's; its URL, or None if we may not create one."""
-    import sqlalchemy as sa
-
-    name = f"bench_webhooks_{random.getrandbits(32):08x}"
-    engine = _admin_engine(base_url)
     try:
-        with engine.connect() as conn:
-            conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
+        return create_database(base_url, "bench_webhooks")
     except sa.exc.DBAPIError as exc:
         print(f"bench_webhooks: cannot create a database ({str(exc.orig).strip()}); working in "
               "the shared one, where another worker may take some of the jobs", file=sys.stderr)
         return None
-    finally:
-        engine.dispose()
-    return str(sa.engine.make_url(base_url).set(database=name)
-               .render_as_string(hide_password=False))
 
 
-def drop_database(base_url: str, url: str) -> None:
-    import sqlalchemy as sa
-
-    name = sa.engine.make_url(url).database
-    engine = _admin_engine(base_url)
-    try:
-        with engine.connect() as conn:
-            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    except sa.exc.DBAPIError as exc:
-        print(f"bench_webhooks: could not drop database {name}: {str(exc.orig).strip()}",
-              file=sys.stderr)
-    finally:
-        engine.dispose()
 
 
 def run(args: argparse.Namespace, shared: bool) -> int:

@@ -144,9 +144,13 @@ class SendingRepository(DeliveryStates, uow.SendingRepository):
             dynamic_fields=opts.dynamic_fields, link_tracking=opts.link_tracking,
             is_template=opts.template, updated_at=now))
 
-    def message(self, account_id: int, message_id: int) -> Message | None:
-        row = self.conn.execute(sa.select(t.messages).where(
-            _m.account_id == account_id, _m.id == message_id, _EMAIL_MESSAGE)).first()
+    def message(self, account_id: int, message_id: int,
+                list_id: int | None = None) -> Message | None:
+        q = sa.select(t.messages).where(_m.account_id == account_id, _m.id == message_id,
+                                        _EMAIL_MESSAGE)
+        if list_id is not None:
+            q = q.where(_m.list_id == list_id)
+        row = self.conn.execute(q).first()
         return _message(row) if row else None
 
     def messages(self, account_id: int, list_id: int, include_clones: bool = True,

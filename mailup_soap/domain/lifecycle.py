@@ -5,7 +5,12 @@ from __future__ import annotations
 import dataclasses
 import enum
 
-from mailup_soap.domain.model import EventType, SubscriptionStatus, UnsubscribeReason
+from mailup_soap.domain.model import (
+    EventType,
+    SubscriptionState,
+    SubscriptionStatus,
+    UnsubscribeReason,
+)
 
 # A hard bounce or a spam complaint is final: nothing re-subscribes them (spec section 10).
 FINAL_REASONS = frozenset({UnsubscribeReason.HARD_BOUNCE, UnsubscribeReason.SPAM_COMPLAINT})
@@ -22,6 +27,11 @@ class Outcome(enum.Enum):
 class Current:
     status: SubscriptionStatus
     reason: int | None = None
+
+    @classmethod
+    def of(cls, state: SubscriptionState | None) -> Current | None:
+        """A stored subscription as the rules read it; None without one."""
+        return cls(state.status, state.reason) if state else None
 
 
 @dataclasses.dataclass(frozen=True)

@@ -221,9 +221,7 @@ def delivery_time(raw: str) -> dt.datetime | None:
 
 
 def send_options(pairs: Mapping[str, str]) -> SendOptions:
-    known = {"send_to", "recipients", "exclude", "from_email", "from_name", "clear_stats",
-             "deliverydt", "filters", "filters_as"}
-    unknown = sorted(set(pairs) - known)
+    unknown = sorted(set(pairs) - SEND_OPTIONS)
     if unknown:
         raise errors.InvalidArgument("options", f"unknown option {unknown[0]!r}")
     raw_to = pairs.get("send_to", "").strip().upper()
@@ -289,6 +287,11 @@ def _html_body(message: Message, addressee: Addressee) -> str:
     return body
 
 
+def _placed(body: str, placeholder: str, link: str, appended: str) -> str:
+    """`link` where the body has the placeholder, else the body followed by `appended`."""
+    return body.replace(placeholder, link) if placeholder in body else body + appended
+
+
 def render_html(message: Message, addressee: Addressee, click_url: Callable[[str], str],
                 open_url: str | None, unsubscribe_url: str) -> str:
     """The HTML part; `open_url`, when given, is the open-tracking pixel's address."""
@@ -298,10 +301,7 @@ def render_html(message: Message, addressee: Addressee, click_url: Callable[[str
                          f"{html.escape(click_url(html.unescape(m.group(3))))}{m.group(2)}",
                          body)
     link = f'<a href="{html.escape(unsubscribe_url)}">Unsubscribe</a>'
-    if UNSUBSCRIBE_PLACEHOLDER in body:
-        body = body.replace(UNSUBSCRIBE_PLACEHOLDER, link)
-    else:
-        body += f'\n<p style="font-size:small">{link}</p>'
+    body = _placed(body, UNSUBSCRIBE_PLACEHOLDER, link, f'\n<p style="font-size:small">{link}</p>')
     if open_url is None:
         return body
     return body + f'\n<img src="{html.escape(open_url)}" width="1" height="1" alt="">'
@@ -334,15 +334,10 @@ def render_confirmation(message: Message, addressee: Addressee,
     link = f'<a href="{html.escape(confirm_url)}">Confirm your subscription</a>'
     body = _html_body(message, addressee).replace(UNSUBSCRIBE_PLACEHOLDER, "")
     text = _text_body(message, addressee)
-    if SUBSCRIBE_PLACEHOLDER in body:
-        body = body.replace(SUBSCRIBE_PLACEHOLDER, link)
-    else:
-        body += f"\n<p>{link}</p>"
-    if SUBSCRIBE_PLACEHOLDER in text:
-        text = text.replace(SUBSCRIBE_PLACEHOLDER, confirm_url)
-    else:
-        text += f"\n\nConfirm your subscription: {confirm_url}"
-    return one_line(render_subject(message, addressee)), body, text + "\n"
+    return (one_line(render_subject(message, addressee)),
+            _placed(body, SUBSCRIBE_PLACEHOLDER, link, f"\n<p>{link}</p>"),
+            _placed(text, SUBSCRIBE_PLACEHOLDER, confirm_url,
+                    f"\n\nConfirm your subscription: {confirm_url}") + "\n")
 
 
 # -- the message on the wire -------------------------------------------------------------

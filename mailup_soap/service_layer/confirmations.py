@@ -66,8 +66,8 @@ def _own_message(deps: Deps, account_id: int, list_id: int,
     created). Should it not be found any more, the built-in request goes instead: the
     recipient still gets a link."""
     with deps.uow() as uow:
-        found = uow.sending.message(account_id, message_id)
-    if found is None or found.list_id != list_id:
+        found = uow.sending.message(account_id, message_id, list_id)
+    if found is None:
         log.warning("confirmation request: email %d of list %d not found; sending the "
                     "built-in request", message_id, list_id)
         return None

@@ -83,8 +83,7 @@ def _check_confirmation_message(uow: AbstractUnitOfWork, account_id: int, list_i
     message_id = opts.confirmation_message
     if message_id == 0:
         return
-    message = uow.sending.message(account_id, message_id) if message_id > 0 else None
-    if message is None or message.list_id != list_id:
+    if uow.sending.message(account_id, message_id, list_id) is None:
         raise errors.ConfirmationMessageNotFound(message_id, list_id)
 
 

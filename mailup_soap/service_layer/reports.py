@@ -16,8 +16,7 @@ def _message_of_list(uow: AbstractUnitOfWork, caller: Caller, list_id: int,
     checked_list(uow, caller, list_id, None)
     if message_id == 0:
         return None
-    found = uow.sending.message(caller.account_id, message_id)
-    if found is None or found.list_id != list_id:
+    if uow.sending.message(caller.account_id, message_id, list_id) is None:
         raise errors.MessageNotFound(message_id)
     return message_id
 

@@ -37,8 +37,8 @@ def _message(deps: Deps, cred: Credentials, list_id: int, message_id: int,
     with deps.uow() as uow:
         caller = authorize(uow, deps, cred)
         checked_list(uow, caller, list_id, None)
-        found = uow.sending.message(caller.account_id, message_id)
-    if found is None or found.list_id != list_id:
+        found = uow.sending.message(caller.account_id, message_id, list_id)
+    if found is None:
         raise errors.MessageNotFound(message_id)
     return caller.account_id, found
 

@@ -127,7 +127,7 @@ def current_of(uow: AbstractUnitOfWork, lst: MailingList,
     if recipient is None:
         return None
     state = uow.lifecycle.state(lst.account_id, lst.id, recipient.id)
-    return lifecycle.Current(state.status, state.reason) if state else None
+    return lifecycle.Current.of(state)
 
 
 def subscribe(deps: Deps, account_id: int, ip: str, list_ids: list[int], contact: Contact,
@@ -284,8 +284,7 @@ def confirm(deps: Deps, token: str, *, dry_run: bool = False) -> Outcome:
                     or state.requested_at.isoformat() != requested_at):
                 outcomes.append(None)
                 continue
-            step = lifecycle.confirm(lifecycle.Current(state.status, state.reason) if state
-                                     else None)
+            step = lifecycle.confirm(lifecycle.Current.of(state))
             if not dry_run:
                 apply_step(uow, deps, lst, recipient, step, ChangeSource.RECIPIENT)
             outcomes.append(step.outcome)

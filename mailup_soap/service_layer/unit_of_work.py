@@ -488,7 +488,9 @@ class SendingRepository(DeliveryStates):
                        now: dt.datetime) -> None: ...
 
     @abc.abstractmethod
-    def message(self, account_id: int, message_id: int) -> msg.Message | None: ...
+    def message(self, account_id: int, message_id: int,
+                list_id: int | None = None) -> msg.Message | None:
+        """The account's email; with `list_id`, only if it is that list's."""
 
     @abc.abstractmethod
     def messages(self, account_id: int, list_id: int, include_clones: bool = True,

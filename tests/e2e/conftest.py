@@ -2,10 +2,12 @@
 from __future__ import annotations
 
 import pathlib
+import re
 from collections.abc import Callable
 from typing import Any
 
 import pytest
+import requests
 import zeep
 from lxml import etree
 from zeep.transports import Transport
@@ -59,3 +61,10 @@ def login(soap: ServiceFactory, account: Any, service: str = "Manage") -> str:
 def auth_header(account: Any, password: str | None = None, namespace: str = IMPORT) -> Any:
     header = reference_client("Import").get_element(IMPORT + "Authentication")
     return header(User=account.ws_user, Password=password or account.password)
+
+
+def confirm_link(link: str) -> requests.Response:
+    """What a recipient does with a confirmation link: open the page, press its button."""
+    page = requests.get(link, timeout=10)
+    form_token = re.search(r'name="t" value="([^"]+)"', page.text).group(1)  # type: ignore[union-attr]
+    return requests.post(link.split("?")[0], data={"t": form_token}, timeout=10)

@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from mailup_soap.config import Settings
 from mailup_soap.db import tables as t
 from tests.conftest import AccountInfo, SmtpSink, run_jobs
-from tests.e2e.conftest import ServiceFactory, login, parse
+from tests.e2e.conftest import ServiceFactory, confirm_link, login, parse
 
 pytestmark = pytest.mark.e2e
 
@@ -104,10 +104,7 @@ def _link(mail: email.message.EmailMessage) -> str:
 
 
 def _confirm_by_link(mail: email.message.EmailMessage) -> requests.Response:
-    link = _link(mail)
-    page = requests.get(link, timeout=10)
-    form_token = re.search(r'name="t" value="([^"]+)"', page.text).group(1)  # type: ignore[union-attr]
-    return requests.post(link.split("?")[0], data={"t": form_token}, timeout=10)
+    return confirm_link(_link(mail))
 
 
 def test_confirm_list_id_sends_one_request_for_every_list(

@@ -10,7 +10,6 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import pytest
-import requests
 import sqlalchemy as sa
 
 from mailup_soap.config import Settings
@@ -20,7 +19,7 @@ from mailup_soap.domain.imports import ImportOptions
 from mailup_soap.service_layer import imports
 from mailup_soap.service_layer.deps import Deps
 from tests.conftest import AccountInfo, SmtpSink, new_account, run_jobs
-from tests.e2e.conftest import ServiceFactory, auth_header, login, parse
+from tests.e2e.conftest import ServiceFactory, auth_header, confirm_link, login, parse
 
 pytestmark = pytest.mark.e2e
 
@@ -173,9 +172,7 @@ def test_id_confirm_nl_sends_that_email_of_the_list_as_the_confirmation_request(
     html = mail.get_body(("html",)).get_content()  # type: ignore[union-attr]
     text = mail.get_body(("plain",)).get_content()  # type: ignore[union-attr]
     link = re.search(r'href="([^"]+)"', html).group(1).replace("&amp;", "&")  # type: ignore[union-attr]
-    page = requests.get(link, timeout=10)
-    form_token = re.search(r'name="t" value="([^"]+)"', page.text).group(1)  # type: ignore[union-attr]
-    confirmed = requests.post(link.split("?")[0], data={"t": form_token}, timeout=10)
+    confirmed = confirm_link(link)
 
     assert (details.findtext("ConfirmationEmail"), details.findtext("ConfirmationSent")) == (
         "True", "2")
