@@ -20,6 +20,8 @@ from mailup_soap.domain.model import AccountStatus
 from mailup_soap.service_layer import accounts, tracking, webhooks
 
 if TYPE_CHECKING:
+    from collections.abc import Iterator
+
     from mailup_soap.domain.imports import ImportProcess
 
 DEMO_CONSOLE_ID = 1234
@@ -210,9 +212,13 @@ def _progress(label: str) -> Any:
 
 
 def _counting(rows: Any, every: int = 50_000) -> Any:
+    if not sys.stderr.isatty():
+        yield from rows
+        return
     for row in rows:
-        if sys.stderr.isatty() and row.row_no % every == 0:
-            print(f"\rread {row.row_no:,} rows", end="", file=sys.stderr, flush=True)
+        number = row[0] if isinstance(row, tuple) else row.row_no  # a PlainRow, a StagedRow
+        if number % every == 0:
+            print(f"\rread {number:,} rows", end="", file=sys.stderr, flush=True)
         yield row
 
 
@@ -256,6 +262,7 @@ def _import_file(args: argparse.Namespace) -> ImportProcess:
     path = pathlib.Path(args.file)
     as_csv = args.format == "csv" or (args.format is None and path.suffix.lower() != ".xml")
     with path.open("rb") as raw:
+        rows: Iterator[import_readers.ReaderRow]
         if as_csv:
             rows = import_readers.read_csv(import_readers.utf8_lines(raw), opts)
         else:

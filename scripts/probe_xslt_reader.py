@@ -20,7 +20,7 @@ from collections.abc import Callable
 from bench_import import FIELDS, xml_rows
 from lxml import etree
 
-from mailup_soap.db.bulk_import import _copy_line
+from mailup_soap.db.bulk_import import _DELIMITER, _NULL, StageCounts, copy_text
 from mailup_soap.domain.contacts import EMAIL, FIELD_MAX
 from mailup_soap.domain.import_readers import _secure_iterparse, read_xml_string
 from mailup_soap.domain.imports import ImportOptions
@@ -59,8 +59,7 @@ BLOCK_OK = re.compile(f"(?:{_ROW})*")
 
 
 def today(document: str) -> str:
-    return "".join("7\t" + _copy_line(row)
-                   for row in read_xml_string(document, ImportOptions()))
+    return "".join(copy_text(7, read_xml_string(document, ImportOptions()), StageCounts()))
 
 
 def probe(document: str, block: int, xslt: etree.XSLT) -> str:
@@ -89,7 +88,10 @@ def main() -> None:
     args = parser.parse_args()
     document = xml_rows(0, args.rows)
     xslt = stylesheet(FIELDS)
-    if today(document) != probe(document, args.block, xslt):
+    # The probe writes tabs and \N (XSLT cannot write the control characters import_rows'
+    # COPY text uses instead), which the bench's values never hold.
+    if today(document) != (probe(document, args.block, xslt).replace("\t", _DELIMITER)
+                           .replace("\\N", _NULL)):
         raise SystemExit("the probe's COPY text differs from today's reader's")
     runs: list[tuple[str, Callable[[], str]]] = [
         ("today's reader + COPY lines", lambda: today(document)),

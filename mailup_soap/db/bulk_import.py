@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import datetime as dt
 import io
-import itertools
 import json
 from collections.abc import Iterable, Iterator
 from typing import Any
@@ -18,7 +17,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from mailup_soap.db import events, lookups
-from mailup_soap.domain.import_readers import StagedRow
+from mailup_soap.domain.import_readers import ABSENT, ReaderRow, StagedRow
 from mailup_soap.domain.imports import REMOVE, ImportOptions, row_status_tables
 from mailup_soap.domain.lifecycle import Outcome
 from mailup_soap.domain.model import PERSONAL_FIELD_COUNT, ChangeSource, EventType
@@ -31,24 +30,35 @@ _COPY_COLUMNS = ["process_id", "row_no", "email", "mobile_number", *FIELDS, "sta
                  "problem"]
 
 
+# The COPY text of import_rows: values separated by _DELIMITER rather than a tab, and NULL
+# written as ABSENT rather than \N. No value of a PlainRow can hold either (import_readers),
+# so its line is its values as they are, and a tab in a value needs no escaping.
+_DELIMITER = "\x1f"
+_NULL = ABSENT
+_COPY_OPTIONS = f"DELIMITER E'\\x{ord(_DELIMITER):02x}', NULL E'\\x{ord(_NULL):02x}'"
+
+
 def _copy_value(value: str | None) -> str:
+    """A StagedRow's value in COPY text: backslash, line ends, and the delimiter and NULL
+    characters escaped (a backslash before any other character stands for that character)."""
     if value is None:
-        return "\\N"
-    if "\\" in value or "\t" in value or "\n" in value or "\r" in value:
-        return (value.replace("\\", "\\\\").replace("\t", "\\t").replace("\n", "\\n")
-                .replace("\r", "\\r"))
+        return _NULL
+    if "\\" in value or "\n" in value or "\r" in value or _DELIMITER in value or _NULL in value:
+        return (value.replace("\\", "\\\\").replace("\n", "\\n").replace("\r", "\\r")
+                .replace(_DELIMITER, "\\" + _DELIMITER).replace(_NULL, "\\" + _NULL))
     return value
 
 
-# Lines of COPY text encoded and handed over this many at a time (about 100 kB).
-_LINES_PER_BLOCK = 500
+# COPY text encoded and handed over this many characters at a time, about.
+_BLOCK_CHARS = 100_000
 
 
-class _LineStream(io.RawIOBase):
-    """A file over an iterator of text lines, for COPY FROM STDIN without building it all."""
+class _TextStream(io.RawIOBase):
+    """A file over an iterator of pieces of text, for COPY FROM STDIN without building it
+    all."""
 
-    def __init__(self, lines: Iterator[str]) -> None:
-        self._lines = lines
+    def __init__(self, pieces: Iterator[str]) -> None:
+        self._pieces = pieces
         self._buffer = memoryview(b"")
 
     def readable(self) -> bool:
@@ -56,12 +66,31 @@ class _LineStream(io.RawIOBase):
 
     def readinto(self, target: Any) -> int:
         if not self._buffer:
-            self._buffer = memoryview(
-                "".join(itertools.islice(self._lines, _LINES_PER_BLOCK)).encode("utf-8"))
+            parts, size = [], 0
+            for piece in self._pieces:
+                parts.append(piece)
+                size += len(piece)
+                if size >= _BLOCK_CHARS:
+                    break
+            self._buffer = memoryview("".join(parts).encode("utf-8"))
         size = min(len(target), len(self._buffer))
         target[:size] = self._buffer[:size]
         self._buffer = self._buffer[size:]
         return size
+
+
+# PlainRows are written this many at a time (about 100 kB of COPY text), their lines joined
+# by _EOL, which no value of a PlainRow holds either: one pass over the block escapes the
+# backslashes and line ends of every value at once (rare: most blocks have none), and one
+# more puts the line ends in. A StagedRow's line escapes value by value instead.
+_PLAIN_ROWS_PER_BLOCK = 500
+_EOL = "\x1e"
+_PLAIN_TAIL = (_DELIMITER + _NULL) * 3  # status, groups and problem: none
+
+
+def _plain_block(lines: list[str], prefix: str) -> str:
+    text = _EOL.join(lines).replace("\\", "\\\\").replace("\n", "\\n").replace("\r", "\\r")
+    return prefix + text.replace(_EOL, "\n" + prefix) + "\n"
 
 
 class StageCounts:
@@ -84,26 +113,54 @@ class StageCounts:
         else:
             self.rejected_other += 1
 
+    def count_plain(self, rows: int, last_row_no: int) -> None:
+        """`rows` PlainRows, the last numbered `last_row_no`."""
+        self.rows += rows
+        self.last_row_no = max(self.last_row_no, last_row_no)
 
-def stage(conn: Connection, process_id: int, rows: Iterable[StagedRow]) -> StageCounts:
+
+def copy_text(process_id: int, rows: Iterable[ReaderRow], counts: StageCounts) -> Iterator[str]:
+    """The COPY text of the rows in import_rows, in pieces, in the order read; `counts`
+    counts them as they are written."""
+    prefix = f"{process_id}{_DELIMITER}"
+    plain: list[str] = []
+    last = 0
+    for row in rows:
+        if isinstance(row, tuple):  # a PlainRow
+            last, email, fields = row
+            plain.append(f"{last}{_DELIMITER}{email}{_DELIMITER}{_NULL}{_DELIMITER}"
+                         f"{_DELIMITER.join(fields)}{_PLAIN_TAIL}")
+            if len(plain) < _PLAIN_ROWS_PER_BLOCK:
+                continue
+        if plain:  # a full block, or the PlainRows read before this StagedRow
+            counts.count_plain(len(plain), last)
+            yield _plain_block(plain, prefix)
+            plain = []
+        if not isinstance(row, tuple):
+            counts.count(row)
+            yield prefix + _copy_line(row)
+    if plain:
+        counts.count_plain(len(plain), last)
+        yield _plain_block(plain, prefix)
+
+
+def stage(conn: Connection, process_id: int, rows: Iterable[ReaderRow]) -> StageCounts:
     """COPY the rows of a document into import_rows (streamed: memory does not grow)."""
     counts = StageCounts()
     reader_error: list[Exception] = []
-    prefix = f"{process_id}\t"
 
-    def lines() -> Iterator[str]:
+    def pieces() -> Iterator[str]:
         try:
-            for row in rows:
-                counts.count(row)
-                yield prefix + _copy_line(row)
+            yield from copy_text(process_id, rows, counts)
         except Exception as exc:  # the document itself is bad: psycopg2 would hide why
             reader_error.append(exc)
             raise
 
     cursor = conn.connection.cursor()
     try:
-        cursor.copy_expert(f"COPY import_rows ({', '.join(_COPY_COLUMNS)}) FROM STDIN",
-                           io.BufferedReader(_LineStream(lines()), 1 << 16))
+        cursor.copy_expert(f"COPY import_rows ({', '.join(_COPY_COLUMNS)}) FROM STDIN "
+                           f"WITH ({_COPY_OPTIONS})",
+                           io.BufferedReader(_TextStream(pieces()), 1 << 16))
     except Exception:
         if reader_error:
             raise reader_error[0] from None
@@ -120,8 +177,8 @@ def stage(conn: Connection, process_id: int, rows: Iterable[StagedRow]) -> Stage
     return counts
 
 
-_NULL_FIELDS = ["\\N"] * PERSONAL_FIELD_COUNT
-_NO_EXTRA = "\t\\N\t\\N"  # status and groups, for rows without them (every XML row)
+_NULL_FIELDS = [_NULL] * PERSONAL_FIELD_COUNT
+_NO_EXTRA = (_DELIMITER + _NULL) * 2  # status and groups, for rows without them
 
 
 def _copy_line(row: StagedRow) -> str:
@@ -131,10 +188,11 @@ def _copy_line(row: StagedRow) -> str:
     for field_id, value in row.fields.items():
         fields[field_id - 1] = _copy_value(value)
     extra = row.extra
-    tail = (f"\t{_copy_value(extra.get('status'))}\t{_copy_value(extra.get('groups'))}"
-            if extra else _NO_EXTRA)
-    return (f"{row.row_no}\t{_copy_value(row.email)}\t{_copy_value(row.mobile_number)}\t"
-            + "\t".join(fields) + tail + "\t" + _copy_value(row.problem) + "\n")
+    tail = (f"{_DELIMITER}{_copy_value(extra.get('status'))}"
+            f"{_DELIMITER}{_copy_value(extra.get('groups'))}" if extra else _NO_EXTRA)
+    return (f"{row.row_no}{_DELIMITER}{_copy_value(row.email)}{_DELIMITER}"
+            f"{_copy_value(row.mobile_number)}{_DELIMITER}{_DELIMITER.join(fields)}{tail}"
+            f"{_DELIMITER}{_copy_value(row.problem)}\n")
 
 
 def _field_expr(name: str, empty_clears: bool) -> str:

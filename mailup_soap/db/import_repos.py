@@ -13,7 +13,7 @@ from mailup_soap.config import IMPORT_LANES_MAX
 from mailup_soap.db import bulk_import
 from mailup_soap.db import tables as t
 from mailup_soap.db.repositories import _Repo
-from mailup_soap.domain.import_readers import StagedRow
+from mailup_soap.domain.import_readers import ReaderRow
 from mailup_soap.domain.imports import ImportOptions, ImportProcess, ProcessCounts, ProcessStatus
 from mailup_soap.domain.model import ChangeSource
 from mailup_soap.service_layer import unit_of_work as uow
@@ -43,7 +43,7 @@ class ImportRepository(_Repo, uow.ImportRepository):
             source=source.value, delivery_id=delivery_id).returning(
                 t.import_processes.c.id)).scalar_one())
 
-    def stage(self, process_id: int, rows: Iterable[StagedRow]) -> None:
+    def stage(self, process_id: int, rows: Iterable[ReaderRow]) -> None:
         bulk_import.stage(self.conn, process_id, rows)
 
     def get(self, process_id: int, account_id: int | None = None,

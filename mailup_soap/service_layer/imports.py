@@ -10,7 +10,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 from mailup_soap import errors
 from mailup_soap.domain.contacts import parse_ids
-from mailup_soap.domain.import_readers import StagedRow, read_xml_string
+from mailup_soap.domain.import_readers import ReaderRow, read_xml_string
 from mailup_soap.domain.imports import ImportOptions, ImportProcess, ProcessStatus
 from mailup_soap.domain.model import ChangeSource
 from mailup_soap.service_layer.auth import authorize
@@ -45,7 +45,7 @@ def _check(opts: ImportOptions) -> None:
 
 
 def create_process(uow: AbstractUnitOfWork, account_id: int, list_id: int,
-                   rows: Iterable[StagedRow], opts: ImportOptions,
+                   rows: Iterable[ReaderRow], opts: ImportOptions,
                    source: ChangeSource = ChangeSource.API,
                    delivery_id: int | None = None) -> int:
     """Create a queued process and store its rows, in the caller's unit of work. With
@@ -361,7 +361,7 @@ def _complete(deps: Deps, process_id: int, keep_rows: bool) -> ProcessStatus:
         return ProcessStatus.COMPLETED
 
 
-def import_now(deps: Deps, account_id: int, list_id: int, rows: Iterable[StagedRow],
+def import_now(deps: Deps, account_id: int, list_id: int, rows: Iterable[ReaderRow],
                opts: ImportOptions, source: ChangeSource = ChangeSource.CONSOLE,
                progress: Callable[[int, int], None] | None = None) -> ImportProcess:
     """`mailup-soap import FILE`: the same engine, run in this process (no worker)."""
@@ -387,7 +387,7 @@ def refuse_if_running(deps: Deps, account_id: int, list_id: int) -> None:
 
 
 def stage_running(uow: AbstractUnitOfWork, deps: Deps, account_id: int, list_id: int,
-                  rows: Iterable[StagedRow], opts: ImportOptions, source: ChangeSource) -> int:
+                  rows: Iterable[ReaderRow], opts: ImportOptions, source: ChangeSource) -> int:
     """Store the rows as a process marked running, merged by the caller rather than by a
     job under the list's lock, in the caller's unit of work. ImportAlreadyRunning, under
     the list's lock, when a process of the list was started while the rows were read: the

@@ -14,7 +14,7 @@ from types import TracebackType
 from mailup_soap.domain import messages as msg
 from mailup_soap.domain import reports
 from mailup_soap.domain import sms as sms_model
-from mailup_soap.domain.import_readers import StagedRow
+from mailup_soap.domain.import_readers import ReaderRow
 from mailup_soap.domain.imports import ImportOptions, ImportProcess, ProcessStatus
 from mailup_soap.domain.model import (
     Account,
@@ -288,7 +288,7 @@ class ImportRepository(abc.ABC):
         """A queued process; with `delivery_id`, held for that SendMessageNL delivery."""
 
     @abc.abstractmethod
-    def stage(self, process_id: int, rows: Iterable[StagedRow]) -> None:
+    def stage(self, process_id: int, rows: Iterable[ReaderRow]) -> None:
         """Store the rows (COPY); the document is read as it is stored."""
 
     @abc.abstractmethod

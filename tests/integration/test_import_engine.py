@@ -11,6 +11,7 @@ import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
+from xml.sax.saxutils import escape
 
 import pytest
 import sqlalchemy as sa
@@ -19,7 +20,7 @@ from mailup_soap.db import bulk_import
 from mailup_soap.db import tables as t
 from mailup_soap.domain.import_readers import read_csv, read_xml_string
 from mailup_soap.domain.imports import ImportOptions, ImportProcess, ProcessCounts, ProcessStatus
-from mailup_soap.domain.model import MailingList
+from mailup_soap.domain.model import ChangeSource, MailingList
 from mailup_soap.service_layer import auth, daily_sync, imports, lists, webhooks
 from mailup_soap.service_layer.deps import AccessKey, Deps, WsLogin
 from tests import plans
@@ -437,6 +438,36 @@ def test_a_webhook_of_another_list_gets_no_delivery(
 
 
 # -- documents, counters, staging ------------------------------------------------------------
+
+
+# Values that COPY text escapes, or whose characters it could take for its own: a tab, a
+# backslash, a literal \\N, line ends; and some that it does not.
+_AWKWARD = {1: "tab\there", 2: "back\\slash\\", 3: "\\N", 4: "two\nlines", 5: "cr\rx",
+            6: "é € 😀 <&>", 7: ""}
+
+
+def test_values_copy_text_escapes_reach_the_recipients_as_sent_from_any_kind_of_row(
+        deps: Deps, engine: sa.Engine, account: AccountInfo) -> None:
+    lst = _list(deps, account)
+    plain, with_number, from_csv = _email("p"), _email("n"), _email("c")
+    number = f"+39333{secrets.randbelow(10**7):07d}"
+    # A CR is written as a reference: XML turns a literal one into a line feed.
+    fields = {f"campo{i}": escape(v).replace("\r", "&#13;") for i, v in _AWKWARD.items()}
+    _import(deps, account, lst, _doc(_row(plain, **fields), _row(with_number, number, **fields)))
+    csv_row = "|".join('"' + v.replace('"', '""') + '"' for v in _AWKWARD.values())
+    with deps.uow() as uow:
+        process_id = imports.stage_running(
+            uow, deps, account.console_id, lst.id,
+            read_csv([f"111|{'|'.join(map(str, _AWKWARD))}\n", f"{from_csv}|{csv_row}\n"],
+                     ImportOptions()), ImportOptions(), ChangeSource.CONSOLE)
+        uow.commit()
+    assert imports.run_process(deps, process_id) is ProcessStatus.COMPLETED
+
+    recipients = _recipients(engine, account.console_id)
+    for email in (plain, with_number, from_csv):
+        given = [getattr(recipients[email], f"field{i}") for i in _AWKWARD]
+        assert given == [*list(_AWKWARD.values())[:-1], None]  # empty: nothing to store
+        assert recipients[email].field8 is None  # absent
 
 
 def test_duplicate_emails_in_one_document_make_one_recipient_and_the_last_row_wins(

@@ -10,12 +10,15 @@ from collections.abc import Iterator
 import pytest
 
 from mailup_soap import errors
+from mailup_soap.db.bulk_import import _DELIMITER, _EOL
 from mailup_soap.domain.import_readers import (
+    ABSENT,
     StagedRow,
     _contact,
     read_csv,
     read_xml,
     read_xml_string,
+    staged,
 )
 from mailup_soap.domain.imports import ImportOptions
 
@@ -32,7 +35,7 @@ def _row(email: str = "", number: str = "", prefix: str = "", body: str = "") ->
 
 
 def _read(document: str, opts: ImportOptions = DEFAULT) -> list[StagedRow]:
-    return list(read_xml_string(document, opts))
+    return [staged(row) for row in read_xml_string(document, opts)]
 
 
 # -- XML rows --------------------------------------------------------------------------------
@@ -98,6 +101,14 @@ def test_a_field_longer_than_the_limit_is_rejected() -> None:
     [row] = _read(_doc(_row("ann@example.test", body=f"<campo1>{'x' * 201}</campo1>")))
 
     assert row.problem is not None and "campo1" in row.problem
+
+
+def test_of_several_fields_too_long_the_lowest_is_named_whatever_their_order() -> None:
+    [row] = _read(_doc(_row("ann@example.test", body=f"<campo9>{'x' * 201}</campo9>"
+                                                     f"<campo4>{'y' * 201}</campo4>")))
+    [csv_row] = _csv("9|111|4", f"{'x' * 201}|bob@example.test|{'y' * 201}")
+
+    assert row.problem == csv_row.problem == "campo4 longer than 200"
 
 
 def test_import_type_1_keeps_email_only_and_drops_the_mobile() -> None:
@@ -179,6 +190,32 @@ def test_every_xml_row_is_read_as_the_general_contact_check_reads_it(import_type
     if import_type % 3 != 2:  # not numbers only: the valid addresses are taken
         assert [r.email for r in rows[:3]] == ["ann@example.test", "bob@example.test",
                                                "ann@example.test"]
+
+
+def test_a_row_with_a_valid_email_and_no_number_comes_as_a_plain_row() -> None:
+    rows = list(read_xml_string(_doc(_row("ann@example.test", body="<campo2>Ann</campo2>"
+                                                                   "<campo1/>"),
+                                     _row("bob@example.test", "+393331234567")), DEFAULT))
+
+    assert rows[0] == (1, "ann@example.test", ["", "Ann", *[ABSENT] * 37])
+    assert staged(rows[0]) == StagedRow(1, "ann@example.test", None, {1: "", 2: "Ann"})
+    assert isinstance(rows[1], StagedRow) and staged(rows[1]) is rows[1]
+
+
+# The characters the staging of PlainRows writes in their COPY text as its own (db.bulk_import:
+# the delimiter, NULL and the line end of a block): no value read from XML can hold them.
+RESERVED = {"absent (NULL)": ABSENT, "delimiter": _DELIMITER, "line end": _EOL}
+
+
+@pytest.mark.parametrize("char", RESERVED.values(), ids=RESERVED.keys())
+def test_no_xml_value_can_hold_a_character_the_staging_reserves(char: str) -> None:
+    ref = f"&#{ord(char)};"
+    for document in (_doc(_row("ann@example.test", body=f"<campo1>a{char}b</campo1>")),
+                     _doc(_row("ann@example.test", body=f"<campo1>a{ref}b</campo1>")),
+                     _doc(_row("ann@example.test", body=f"<campo1><![CDATA[{char}]]></campo1>")),
+                     _doc(_row(f"ann{ref}@example.test"))):
+        with pytest.raises(errors.ImportDocumentInvalid):
+            _read(document)
 
 
 def test_rows_are_numbered_in_document_order_including_rejected_ones() -> None:
@@ -281,7 +318,7 @@ def test_reading_200000_rows_keeps_memory_flat() -> None:
     seen = valid = growth = 0
     for row in read_xml(source, DEFAULT):
         seen += 1
-        valid += row.problem is None
+        valid += staged(row).problem is None
         if seen % 5_000 == 0:
             growth = max(growth, _resident_bytes() - before)
 
