@@ -111,7 +111,7 @@ def _check_document(tree: etree._ElementTree) -> None:
 
 
 # The elements of the rows read are freed this many rows at a time (about 300 kB of them):
-# freeing each row as it is read cost a tenth of the reading of a row.
+# freeing each row as it was read cost about a twentieth of the reading of a row.
 _FREE_EVERY = 500
 
 

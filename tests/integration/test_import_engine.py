@@ -441,7 +441,7 @@ def test_a_webhook_of_another_list_gets_no_delivery(
 
 
 # Values that COPY text escapes, or whose characters it could take for its own: a tab, a
-# backslash, a literal \\N, line ends; and some that it does not.
+# backslash, a literal \N, line ends; and some that it does not.
 _AWKWARD = {1: "tab\there", 2: "back\\slash\\", 3: "\\N", 4: "two\nlines", 5: "cr\rx",
             6: "é € 😀 <&>", 7: ""}
 

@@ -293,8 +293,9 @@ class _GeneratedFile(io.RawIOBase):
 
 
 def _big_document(rows: int, nesting: str = "{}", rows_per_chunk: int = 500) -> Iterator[bytes]:
-    """`rows` subscribers, each inside `nesting` (`<g>{}</g>`: each in an element of its own);
-    all of them inside <subscribers> and then the part of `nesting` after `|` if any."""
+    """<subscribers> with `rows` subscribers nested as `nesting` says, `EACH` or `EACH|ALL`:
+    each subscriber inside EACH (`<g>{}</g>`: an element of its own), all of them inside
+    ALL (`<g>{}</g>`: one element)."""
     each, _, around = nesting.partition("|")
     head, _, tail = (around or "{}").partition("{}")
     yield f"<subscribers>{head}".encode()
