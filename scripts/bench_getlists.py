@@ -176,7 +176,7 @@ def _admin_engine(url: str) -> Any:
 
 def create_database(base_url: str, prefix: str) -> str:
     """A new empty database beside base_url's, migrated; its URL. Raises sqlalchemy's
-    DBAPIError when we may not create one."""
+    DBAPIError when we may not create one; a database whose migration fails is dropped."""
     import sqlalchemy as sa
 
     name = f"{prefix}_{random.getrandbits(32):08x}"
@@ -188,9 +188,13 @@ def create_database(base_url: str, prefix: str) -> str:
         engine.dispose()
     url = str(sa.engine.make_url(base_url).set(database=name)
               .render_as_string(hide_password=False))
-    subprocess.run([str(BIN / "mailup-soap"), "migrate"], check=True,
-                   env=dict(os.environ, DATABASE_URL=url), stdout=subprocess.DEVNULL,
-                   stderr=subprocess.DEVNULL)
+    try:
+        subprocess.run([str(BIN / "mailup-soap"), "migrate"], check=True,
+                       env=dict(os.environ, DATABASE_URL=url), stdout=subprocess.DEVNULL,
+                       stderr=subprocess.DEVNULL)
+    except BaseException:  # not left behind half made
+        drop_database(base_url, url)
+        raise
     return url
 
 
