@@ -223,15 +223,15 @@ def _counting(rows: Any, every: int = 50_000) -> Any:
 
 
 def cmd_import(args: argparse.Namespace) -> int:
-    from mailup_soap.service_layer import imports
+    from mailup_soap.service_layer import import_runner
 
     if (args.file is not None) + (args.resume is not None) + (args.cancel is not None) != 1:
         raise errors.InvalidArgument("import", "give a FILE, --resume PROCESS or --cancel PROCESS")
     try:
         if args.cancel is not None:
-            done = imports.cancel_now(_deps(), args.account, args.cancel)
+            done = import_runner.cancel_now(_deps(), args.account, args.cancel)
         elif args.resume is not None:
-            done = imports.resume_now(_deps(), args.account, args.resume,
+            done = import_runner.resume_now(_deps(), args.account, args.resume,
                                       progress=_progress("merged"))
         else:
             done = _import_file(args)
@@ -251,7 +251,7 @@ def cmd_import(args: argparse.Namespace) -> int:
 def _import_file(args: argparse.Namespace) -> ImportProcess:
     from mailup_soap.domain import import_readers
     from mailup_soap.domain.imports import ImportOptions
-    from mailup_soap.service_layer import imports
+    from mailup_soap.service_layer import import_runner
 
     if args.list is None:
         raise errors.InvalidArgument("--list", "required with a FILE")
@@ -267,7 +267,7 @@ def _import_file(args: argparse.Namespace) -> ImportProcess:
             rows = import_readers.read_csv(import_readers.utf8_lines(raw), opts)
         else:
             rows = import_readers.read_xml(raw, opts)
-        return imports.import_now(_deps(), args.account, args.list, _counting(rows), opts,
+        return import_runner.import_now(_deps(), args.account, args.list, _counting(rows), opts,
                                   progress=_progress("merged"))
 
 

@@ -20,7 +20,7 @@ from collections.abc import Callable
 from bench_import import FIELDS, xml_rows
 from lxml import etree
 
-from mailup_soap.db.bulk_import import _DELIMITER, _NULL, StageCounts, copy_text
+from mailup_soap.db.import_staging import DELIMITER, NULL, StageCounts, copy_text
 from mailup_soap.domain.contacts import EMAIL, FIELD_MAX
 from mailup_soap.domain.import_readers import _secure_iterparse, read_xml_string
 from mailup_soap.domain.imports import ImportOptions
@@ -90,8 +90,8 @@ def main() -> None:
     xslt = stylesheet(FIELDS)
     # The probe writes tabs and \N (XSLT cannot write the control characters import_rows'
     # COPY text uses instead), which the bench's values never hold.
-    if today(document) != (probe(document, args.block, xslt).replace("\t", _DELIMITER)
-                           .replace("\\N", _NULL)):
+    if today(document) != (probe(document, args.block, xslt).replace("\t", DELIMITER)
+                           .replace("\\N", NULL)):
         raise SystemExit("the probe's COPY text differs from today's reader's")
     runs: list[tuple[str, Callable[[], str]]] = [
         ("today's reader + COPY lines", lambda: today(document)),

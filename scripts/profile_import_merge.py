@@ -1,6 +1,6 @@
 """Where an import's merge spends its time: ROWS subscribers staged as processes of CHUNK rows
 (straight into import_rows, without SOAP or XML parsing) into a list already holding EXISTING
-of them, then merged one process after the other by `imports.run_process` in this process,
+of them, then merged one process after the other by `import_runner.run_process` in this process,
 with the time of every SQL statement summed by its first words. A profiling aid for the
 engine, not a benchmark (`make bench-import` measures the whole path); it creates its own
 accounts, so it can run against the bench database:
@@ -35,7 +35,7 @@ from mailup_soap import bootstrap
 from mailup_soap.config import load_settings
 from mailup_soap.domain.import_readers import StagedRow
 from mailup_soap.domain.imports import ImportOptions, ProcessStatus
-from mailup_soap.service_layer import accounts, imports
+from mailup_soap.service_layer import accounts, import_runner, imports
 from mailup_soap.service_layer.deps import Deps
 
 
@@ -96,7 +96,7 @@ def main() -> None:
 
     def merged(process_ids: list[int]) -> None:
         for process_id in process_ids:
-            status = imports.run_process(deps, process_id)
+            status = import_runner.run_process(deps, process_id)
             if status is not ProcessStatus.COMPLETED:
                 raise RuntimeError(f"process {process_id} ended with status {status}")
 

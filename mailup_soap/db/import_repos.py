@@ -10,7 +10,7 @@ import sqlalchemy as sa
 
 from mailup_soap import errors
 from mailup_soap.config import IMPORT_LANES_MAX
-from mailup_soap.db import bulk_import
+from mailup_soap.db import bulk_import, import_staging
 from mailup_soap.db import tables as t
 from mailup_soap.db.repositories import _Repo
 from mailup_soap.domain.import_readers import ReaderRow
@@ -44,7 +44,7 @@ class ImportRepository(_Repo, uow.ImportRepository):
                 t.import_processes.c.id)).scalar_one())
 
     def stage(self, process_id: int, rows: Iterable[ReaderRow]) -> None:
-        bulk_import.stage(self.conn, process_id, rows)
+        import_staging.stage(self.conn, process_id, rows)
 
     def get(self, process_id: int, account_id: int | None = None,
             lock: bool = False) -> ImportProcess | None:

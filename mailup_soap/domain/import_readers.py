@@ -45,7 +45,7 @@ class StagedRow:
 # email, the fields by position, ABSENT where the row has no such element). It gives no
 # mobile number and has no problem. Building a StagedRow, the dict of its fields and the
 # COPY line read back from them cost about a fifth of the reading of such a row; a PlainRow
-# goes to the COPY text as it is (db.bulk_import). `staged(row)` is its StagedRow.
+# goes to the COPY text as it is (db.import_staging). `staged(row)` is its StagedRow.
 PlainRow = tuple[int, str, list[str]]
 ReaderRow = StagedRow | PlainRow
 

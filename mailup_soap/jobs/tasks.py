@@ -15,6 +15,7 @@ from mailup_soap.service_layer import (
     confirmations,
     daily_sync,
     delivery_engine,
+    import_runner,
     imports,
     sending,
     sms,
@@ -117,7 +118,7 @@ def make_blueprint(deps: Callable[[], Deps], sync_time: str = "02:00") -> Bluepr
     # One list at a time: StartProcess defers it with a per-list procrastinate lock.
     @bp.task(name="run_import", queue=imports.IMPORT_QUEUE)
     def run_import(process_id: int) -> int:
-        return int(imports.run_process(deps(), process_id))
+        return int(import_runner.run_process(deps(), process_id))
 
     @bp.periodic(cron="* * * * *")
     @bp.task(name="retry_stalled_jobs", queue="maintenance", pass_context=True,

@@ -19,7 +19,7 @@ from mailup_soap import errors
 from mailup_soap.domain.import_readers import StagedRow, read_csv, utf8_lines
 from mailup_soap.domain.imports import ImportOptions, ImportProcess, ProcessStatus, RowStatus
 from mailup_soap.domain.model import AccountStatus, ChangeSource
-from mailup_soap.service_layer import exports, ftp_accounts, imports
+from mailup_soap.service_layer import exports, ftp_accounts, import_runner
 from mailup_soap.service_layer.deps import Deps
 from mailup_soap.service_layer.ports import DroppedFile, FileDrop
 
@@ -157,7 +157,7 @@ def sync_file(deps: Deps, file: DroppedFile) -> FileResult:
         if started is None:
             return FileResult(file, "waiting", None)
         process_id = started
-    status = imports.run_process(deps, process_id, keep_rows=True)
+    status = import_runner.run_process(deps, process_id, keep_rows=True)
     with deps.uow() as uow:
         process = uow.imports.get(process_id)
         assert process is not None
@@ -179,16 +179,16 @@ def sync_file(deps: Deps, file: DroppedFile) -> FileResult:
 def _stage(deps: Deps, file: DroppedFile, digest: str) -> int | None:
     """Store the file's rows as a running import process, recorded with the content's hash,
     in one transaction: all of it or nothing. None when the list has an import running,
-    before the file is read or once it is stored (imports.stage_running)."""
+    before the file is read or once it is stored (import_runner.stage_running)."""
     drop = _drop(deps)
     try:
-        imports.refuse_if_running(deps, file.account_id, file.list_id)
+        import_runner.refuse_if_running(deps, file.account_id, file.list_id)
         with deps.uow() as uow:
             group_ids = {g.id for g in uow.groups.for_lists(file.account_id, [file.list_id])}
             with drop.open(file) as raw:
                 rows = checked_rows(read_csv(utf8_lines(raw), SYNC_OPTIONS, EXTRA_COLUMNS),
                                     group_ids, file.list_id)
-                process_id = imports.stage_running(uow, deps, file.account_id, file.list_id,
+                process_id = import_runner.stage_running(uow, deps, file.account_id, file.list_id,
                                                    rows, SYNC_OPTIONS, SOURCE)
             if not uow.sync_files.add(file.account_id, file.list_id, digest, file.name,
                                       process_id, deps.clock.now()):

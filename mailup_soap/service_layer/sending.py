@@ -20,7 +20,7 @@ from mailup_soap.domain.model import (
     SubscriptionStatus,
     within_years,
 )
-from mailup_soap.service_layer import imports
+from mailup_soap.service_layer import import_runner, imports
 from mailup_soap.service_layer.auth import authorize
 from mailup_soap.service_layer.delivery_engine import SEND_QUEUE, SEND_TASK, delivery_lock
 from mailup_soap.service_layer.deps import Caller, Credentials, Deps
@@ -631,7 +631,7 @@ def run_message_nl(deps: Deps, delivery_id: int, process_id: int) -> str:
 def import_message_nl(deps: Deps, delivery_id: int, process_id: int) -> str:
     """The import job of a SendMessageNL (under the list's lock): merge the file's rows, add
     its subscribed addresses to the delivery and queue the sending. Safe to re-run."""
-    status = imports.run_process(deps, process_id, keep_rows=True)
+    status = import_runner.run_process(deps, process_id, keep_rows=True)
     with deps.uow() as uow:
         delivery = uow.sending.delivery(None, delivery_id, lock=True)
         if delivery is not None and status is ProcessStatus.COMPLETED:

@@ -27,7 +27,7 @@ from mailup_soap.db import bulk_import
 from mailup_soap.domain.import_readers import read_csv
 from mailup_soap.domain.imports import ImportOptions
 from mailup_soap.domain.model import AccountStatus, MailingList
-from mailup_soap.service_layer import daily_sync, ftp_accounts, imports, lists
+from mailup_soap.service_layer import daily_sync, ftp_accounts, import_runner, imports, lists
 from mailup_soap.service_layer.deps import AccessKey, Deps, WsLogin
 from tests.conftest import AccountInfo, HeldRead, new_account, run_jobs
 
@@ -146,10 +146,11 @@ def _seed(deps: Deps, account: AccountInfo, lst: MailingList, subscribed: list[s
           unsubscribed: list[str]) -> None:
     rows = read_csv(["111|1\n", *[f"{e}|Seeded\n" for e in subscribed + unsubscribed]],
                     ImportOptions())
-    imports.import_now(deps, account.console_id, lst.id, rows, ImportOptions())
+    import_runner.import_now(deps, account.console_id, lst.id, rows, ImportOptions())
     if unsubscribed:
         rows = read_csv(["111\n", *[f"{e}\n" for e in unsubscribed]], ImportOptions())
-        imports.import_now(deps, account.console_id, lst.id, rows, ImportOptions(as_opt_out=True))
+        import_runner.import_now(deps, account.console_id, lst.id, rows,
+                                 ImportOptions(as_opt_out=True))
 
 
 def _sync_job(settings: Settings) -> None:
@@ -341,8 +342,8 @@ class WorkerKilled(BaseException):
 def test_a_sync_killed_mid_file_resumes_and_ends_like_one_clean_run(
         site: FtpSite, deps: Deps, engine: sa.Engine, monkeypatch: pytest.MonkeyPatch,
         lanes: int) -> None:
-    monkeypatch.setattr(imports, "BATCH_ROWS", 2)
-    monkeypatch.setattr(imports, "LANE_MIN_ROWS", 0)
+    monkeypatch.setattr(import_runner, "BATCH_ROWS", 2)
+    monkeypatch.setattr(import_runner, "LANE_MIN_ROWS", 0)
     laned = dataclasses.replace(deps, import_lanes=lanes)
     subscribed = [_email(f"s{n}") for n in range(3)]
     lines = ["111|1|status", f"{subscribed[0]}|changed|", f"{_email('n1')}|new|",

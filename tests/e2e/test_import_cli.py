@@ -19,7 +19,7 @@ from mailup_soap.db import bulk_import
 from mailup_soap.db import tables as t
 from mailup_soap.domain.import_readers import read_csv
 from mailup_soap.domain.imports import ImportOptions, ProcessStatus
-from mailup_soap.service_layer import auth, imports, lists, sending
+from mailup_soap.service_layer import auth, import_runner, lists, sending
 from mailup_soap.service_layer.deps import AccessKey, Deps
 from tests.conftest import AccountInfo, new_account
 
@@ -146,7 +146,7 @@ def test_an_import_stopped_with_ctrl_c_keeps_whole_batches_and_resumes_to_a_clea
         database_url: str, deps: Deps, engine: sa.Engine, account: AccountInfo,
         tmp_path: pathlib.Path, lanes: int) -> None:
     list_id = _list(deps, account)
-    rows = 2 * imports.BATCH_ROWS + 1  # three batches
+    rows = 2 * import_runner.BATCH_ROWS + 1  # three batches
     big = tmp_path / "big.csv"
     big.write_text("111|1\n" + "".join(f"p{n}@ctrl-c.example|P{n}\n" for n in range(rows)))
     running = subprocess.Popen(
@@ -178,7 +178,7 @@ def test_an_import_stopped_with_ctrl_c_keeps_whole_batches_and_resumes_to_a_clea
     assert len(stopped.lanes_done) == lanes
     # Whole batches and their counters, no half of one (row 1 is the CSV header). Ctrl-C
     # rolls back this thread's batch; the other lanes commit the batch they were merging.
-    assert set(stopped.lanes_done) <= {imports.BATCH_ROWS, 2 * imports.BATCH_ROWS}
+    assert set(stopped.lanes_done) <= {import_runner.BATCH_ROWS, 2 * import_runner.BATCH_ROWS}
     assert stopped.rows_done == min(stopped.lanes_done)
     assert merged_when_stopped == stopped.new_email == merged_by_lanes
     if lanes == 1:
@@ -196,14 +196,14 @@ def test_an_interrupted_import_can_be_cancelled_which_frees_its_list(
         database_url: str, deps: Deps, engine: sa.Engine, account: AccountInfo,
         tmp_path: pathlib.Path, monkeypatch: pytest.MonkeyPatch) -> None:
     list_id = _list(deps, account)
-    monkeypatch.setattr(imports, "BATCH_ROWS", 2)
+    monkeypatch.setattr(import_runner, "BATCH_ROWS", 2)
 
     def ctrl_c(done: int, total: int) -> None:
         raise KeyboardInterrupt
 
     rows = read_csv(["111\n", *[f"{c}@cancel.example\n" for c in "abcde"]], ImportOptions())
     with pytest.raises(errors.ImportInterrupted) as interrupted:
-        imports.import_now(deps, account.console_id, list_id, rows, ImportOptions(),
+        import_runner.import_now(deps, account.console_id, list_id, rows, ImportOptions(),
                            progress=ctrl_c)
     process_id = interrupted.value.process_id
     other = new_account(deps)
@@ -241,8 +241,8 @@ def test_a_cancelled_import_whose_lanes_stopped_at_different_rows_says_where_eac
         deps: Deps, engine: sa.Engine, account: AccountInfo,
         monkeypatch: pytest.MonkeyPatch) -> None:
     list_id = _list(deps, account)
-    monkeypatch.setattr(imports, "BATCH_ROWS", 2)
-    monkeypatch.setattr(imports, "LANE_MIN_ROWS", 0)
+    monkeypatch.setattr(import_runner, "BATCH_ROWS", 2)
+    monkeypatch.setattr(import_runner, "LANE_MIN_ROWS", 0)
     laned = dataclasses.replace(deps, import_lanes=2)
     real_merge, lane_1_merged = bulk_import.merge_batch, threading.Event()
     lane_1_batches: list[int] = []
@@ -261,11 +261,11 @@ def test_a_cancelled_import_whose_lanes_stopped_at_different_rows_says_where_eac
                         ctrl_c_in_lane_0_once_lane_1_merged_two_batches)
     rows = read_csv(["111\n", *[f"{c}@lanes.example\n" for c in "abcdef"]], ImportOptions())
     with pytest.raises(errors.ImportInterrupted) as interrupted:
-        imports.import_now(laned, account.console_id, list_id, rows, ImportOptions())
+        import_runner.import_now(laned, account.console_id, list_id, rows, ImportOptions())
     process_id = interrupted.value.process_id
     stopped = _process(engine, account)
 
-    cancelled = imports.cancel_now(deps, account.console_id, process_id)
+    cancelled = import_runner.cancel_now(deps, account.console_id, process_id)
 
     assert stopped is not None and stopped.lanes_done[0] == 0
     assert stopped.lanes_done[1] in (4, 6, 7)  # two batches, or the one it was merging too

@@ -16,7 +16,7 @@ from mailup_soap.config import Settings
 from mailup_soap.db import tables as t
 from mailup_soap.domain.import_readers import read_xml_string
 from mailup_soap.domain.imports import ImportOptions
-from mailup_soap.service_layer import imports
+from mailup_soap.service_layer import import_runner
 from mailup_soap.service_layer.deps import Deps
 from tests.conftest import AccountInfo, SmtpSink, new_account, run_jobs
 from tests.e2e.conftest import ServiceFactory, auth_header, confirm_link, login, parse
@@ -383,7 +383,7 @@ def test_a_queued_process_waits_for_a_console_import_of_its_list_to_end(
         assert resume.wait(30)
 
     with ThreadPoolExecutor(1) as pool:
-        cli = pool.submit(imports.import_now, deps, account.console_id, list_id,
+        cli = pool.submit(import_runner.import_now, deps, account.console_id, list_id,
                           read_xml_string(_doc(_row(console)), ImportOptions()),
                           ImportOptions(), progress=between_batches)
         assert merged.wait(30)

@@ -21,7 +21,7 @@ from mailup_soap.db import tables as t
 from mailup_soap.domain.import_readers import read_csv, read_xml_string
 from mailup_soap.domain.imports import ImportOptions, ImportProcess, ProcessCounts, ProcessStatus
 from mailup_soap.domain.model import ChangeSource, MailingList
-from mailup_soap.service_layer import auth, daily_sync, imports, lists, webhooks
+from mailup_soap.service_layer import auth, daily_sync, import_runner, imports, lists, webhooks
 from mailup_soap.service_layer.deps import AccessKey, Deps, WsLogin
 from tests import plans
 from tests.conftest import AccountInfo, new_account
@@ -81,7 +81,7 @@ def _import(deps: Deps, account: AccountInfo, lst: MailingList, document: str,
             **options: Any) -> ImportProcess:
     """NewImportProcess + StartProcess + the worker's run, to completion."""
     process_id = _create(deps, account, lst, document, ImportOptions(**options))
-    assert imports.run_process(deps, process_id) is ProcessStatus.COMPLETED
+    assert import_runner.run_process(deps, process_id) is ProcessStatus.COMPLETED
     return _process(deps, process_id)
 
 
@@ -456,12 +456,12 @@ def test_values_copy_text_escapes_reach_the_recipients_as_sent_from_any_kind_of_
     _import(deps, account, lst, _doc(_row(plain, **fields), _row(with_number, number, **fields)))
     csv_row = "|".join('"' + v.replace('"', '""') + '"' for v in _AWKWARD.values())
     with deps.uow() as uow:
-        process_id = imports.stage_running(
+        process_id = import_runner.stage_running(
             uow, deps, account.console_id, lst.id,
             read_csv([f"111|{'|'.join(map(str, _AWKWARD))}\n", f"{from_csv}|{csv_row}\n"],
                      ImportOptions()), ImportOptions(), ChangeSource.CONSOLE)
         uow.commit()
-    assert imports.run_process(deps, process_id) is ProcessStatus.COMPLETED
+    assert import_runner.run_process(deps, process_id) is ProcessStatus.COMPLETED
 
     recipients = _recipients(engine, account.console_id)
     for email in (plain, with_number, from_csv):
@@ -511,7 +511,7 @@ def test_the_staged_rows_are_kept_until_the_process_completes_then_deleted(
     process_id = _create(deps, account, lst, _doc(_row(_email()), _row("bad")), ImportOptions())
     staged = _staged_rows(engine, process_id)
 
-    assert imports.run_process(deps, process_id) is ProcessStatus.COMPLETED
+    assert import_runner.run_process(deps, process_id) is ProcessStatus.COMPLETED
 
     assert staged == 2
     assert _staged_rows(engine, process_id) == 0
@@ -520,14 +520,14 @@ def test_the_staged_rows_are_kept_until_the_process_completes_then_deleted(
 def test_a_process_larger_than_a_batch_merges_every_batch(
         deps: Deps, engine: sa.Engine, account: AccountInfo,
         monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(imports, "BATCH_ROWS", 3)
+    monkeypatch.setattr(import_runner, "BATCH_ROWS", 3)
     lst = _list(deps, account)
     emails = [_email(f"b{n}") for n in range(7)]
     seen: list[tuple[int, int]] = []
     process_id = _create(deps, account, lst, _doc(*(_row(e) for e in emails), _row("bad")),
                          ImportOptions())
 
-    assert imports.run_process(deps, process_id,
+    assert import_runner.run_process(deps, process_id,
                                progress=lambda d, n: seen.append((d, n))) is (
         ProcessStatus.COMPLETED)
 
@@ -541,7 +541,7 @@ def test_a_process_larger_than_a_batch_merges_every_batch(
 def test_a_list_deleted_between_batches_ends_its_process_and_nothing_more_is_merged(
         deps: Deps, engine: sa.Engine, account: AccountInfo,
         monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(imports, "BATCH_ROWS", 2)
+    monkeypatch.setattr(import_runner, "BATCH_ROWS", 2)
     lst = _list(deps, account)
     emails = [_email(f"d{n}") for n in range(5)]
     process_id = _create(deps, account, lst, _doc(*map(_row, emails)), ImportOptions())
@@ -549,7 +549,7 @@ def test_a_list_deleted_between_batches_ends_its_process_and_nothing_more_is_mer
     def delete_the_list(done: int, staged: int) -> None:
         lists.delete_list(deps, _key(deps, account), lst.id)
 
-    status = imports.run_process(deps, process_id, progress=delete_the_list)
+    status = import_runner.run_process(deps, process_id, progress=delete_the_list)
 
     assert status is ProcessStatus.FAILED
     with deps.uow() as uow:
@@ -613,7 +613,7 @@ def _outcome(process: ImportProcess) -> tuple[Any, ...]:
 def test_a_worker_killed_mid_process_leaves_no_half_batch_and_the_retry_ends_like_a_clean_run(
         deps: Deps, engine: sa.Engine, account: AccountInfo,
         monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(imports, "BATCH_ROWS", 3)
+    monkeypatch.setattr(import_runner, "BATCH_ROWS", 3)
     seeded = (_email("s1"), _email("s2"), _email("u1"))
     new = [_email(f"n{n}") for n in range(1, 4)]
     lst = _list(deps, account)
@@ -635,7 +635,7 @@ def test_a_worker_killed_mid_process_leaves_no_half_batch_and_the_retry_ends_lik
 
     monkeypatch.setattr(bulk_import, "merge_batch", killed_during_the_second_batch)
     with pytest.raises(WorkerKilled):
-        imports.run_process(deps, process_id)
+        import_runner.run_process(deps, process_id)
 
     killed = _process(deps, process_id)
     assert calls == [(0, 3), (3, 6)]
@@ -651,7 +651,7 @@ def test_a_worker_killed_mid_process_leaves_no_half_batch_and_the_retry_ends_lik
         [new[0], seeded[0], new[1]])
     assert _staged_rows(engine, process_id) == 8
 
-    assert imports.run_process(deps, process_id) is ProcessStatus.COMPLETED
+    assert import_runner.run_process(deps, process_id) is ProcessStatus.COMPLETED
     assert calls[2:] == [(3, 6), (6, 8)]
 
     clean_account = new_account(deps)
@@ -661,7 +661,7 @@ def test_a_worker_killed_mid_process_leaves_no_half_batch_and_the_retry_ends_lik
     clean_id = _create(deps, clean_account, clean_list, _big_document(seeded, new),
                        ImportOptions(confirm_email=True, force_opt_in=True,
                                      group_ids=(clean_group,)))
-    assert imports.run_process(deps, clean_id) is ProcessStatus.COMPLETED
+    assert import_runner.run_process(deps, clean_id) is ProcessStatus.COMPLETED
 
     assert _outcome(_process(deps, process_id)) == _outcome(_process(deps, clean_id))
     assert _snapshot(engine, account.console_id, lst.id) == _snapshot(
@@ -707,13 +707,13 @@ def test_a_batch_that_keeps_losing_the_race_fails_the_process_and_changes_nothin
         deps: Deps, engine: sa.Engine, account: AccountInfo,
         monkeypatch: pytest.MonkeyPatch) -> None:
     lst = _list(deps, account)
-    emails = [_email(f"r{n}") for n in range(imports._BATCH_ATTEMPTS + 1)]
+    emails = [_email(f"r{n}") for n in range(import_runner._BATCH_ATTEMPTS + 1)]
     monkeypatch.setattr(bulk_import, "_runner",
                         _racing(engine, account.console_id, emails[:-1]))
 
     process_id = _create(deps, account, lst, _doc(*map(_row, emails)), ImportOptions())
 
-    assert imports.run_process(deps, process_id) is ProcessStatus.FAILED
+    assert import_runner.run_process(deps, process_id) is ProcessStatus.FAILED
     assert "ContactCreatedMeanwhile" in (_process(deps, process_id).error or "")
     assert _statuses(engine, account.console_id, lst.id) == {}
     assert sorted(_recipients(engine, account.console_id)) == sorted(emails[:-1])
@@ -804,7 +804,7 @@ def test_no_lookup_of_a_batch_scans_the_accounts_rows_when_statistics_miss_the_a
                *(f"{e}||delete|\n" for e, _ in existing[:60]),
                *(f"|{m}|unsubscribe|{joined}\n" for _, m in existing[60:90]),
                *(f"{_email('c')}||subscribe|{kept},{joined}\n" for _ in range(60))]
-        imports.import_now(deps, account.console_id, lst.id,
+        import_runner.import_now(deps, account.console_id, lst.id,
                            read_csv(csv, ImportOptions(), daily_sync.EXTRA_COLUMNS),
                            ImportOptions())
 
@@ -951,7 +951,7 @@ def test_a_merged_batch_leaves_the_reference_checks_on_for_the_rest_of_its_trans
         conn.execute(sa.text(_DANGLING), {"a": account.console_id, "l": lst.id})
 
     assert new not in _recipients(engine, account.console_id)
-    assert imports.run_process(deps, process_id) is ProcessStatus.COMPLETED
+    assert import_runner.run_process(deps, process_id) is ProcessStatus.COMPLETED
     assert _statuses(engine, account.console_id, lst.id) == {new: "subscribed"}
 
 
@@ -998,8 +998,8 @@ def test_deleting_a_recipient_or_an_account_deletes_what_refers_to_it(
 @pytest.fixture
 def laned(deps: Deps, monkeypatch: pytest.MonkeyPatch) -> Deps:
     """Deps merging every process in two lanes, in batches of 3 rows."""
-    monkeypatch.setattr(imports, "LANE_MIN_ROWS", 0)
-    monkeypatch.setattr(imports, "BATCH_ROWS", 3)
+    monkeypatch.setattr(import_runner, "LANE_MIN_ROWS", 0)
+    monkeypatch.setattr(import_runner, "BATCH_ROWS", 3)
     return dataclasses.replace(deps, import_lanes=2)
 
 
@@ -1037,7 +1037,7 @@ def _clean_run(deps: Deps, engine: sa.Engine,
     clean_account = new_account(deps)
     one_lane = dataclasses.replace(deps, import_lanes=1)
     lst, process_id = _laned_scene(one_lane, engine, clean_account, contacts)
-    assert imports.run_process(one_lane, process_id) is ProcessStatus.COMPLETED
+    assert import_runner.run_process(one_lane, process_id) is ProcessStatus.COMPLETED
     process = _process(deps, process_id)
     assert process.lanes_done == (process.rows_staged,)
     return _outcome(process), _snapshot(engine, clean_account.console_id, lst.id)
@@ -1075,7 +1075,7 @@ def test_a_process_merged_in_two_lanes_ends_as_one_merged_in_one_lane(
     calls = _lane_calls(monkeypatch)
     progress: list[int] = []
 
-    status = imports.run_process(laned, process_id, progress=lambda d, n: progress.append(d))
+    status = import_runner.run_process(laned, process_id, progress=lambda d, n: progress.append(d))
 
     process = _process(laned, process_id)
     assert status is ProcessStatus.COMPLETED
@@ -1101,11 +1101,11 @@ def test_a_process_with_a_contact_given_by_number_alone_or_few_rows_merges_in_on
             with engine.begin() as conn:
                 conn.execute(sa.text("UPDATE import_processes SET rows_by_number = NULL "
                                      "WHERE id = :p"), {"p": process_id})
-        assert imports.run_process(laned, process_id) is ProcessStatus.COMPLETED
+        assert import_runner.run_process(laned, process_id) is ProcessStatus.COMPLETED
         return _process(laned, process_id)
 
     small = merged(*(_row(_email()) for _ in range(5)))
-    monkeypatch.setattr(imports, "LANE_MIN_ROWS", 0)
+    monkeypatch.setattr(import_runner, "LANE_MIN_ROWS", 0)
     number = "+393331234567"
     by_number = merged(_row(_email()), _row("", number), _row("", "12ab"))
     by_number_before = merged(_row(_email()), _row("", number), stored_before_0015=True)
@@ -1135,11 +1135,11 @@ def test_a_worker_killed_in_one_lane_stops_the_other_and_the_retry_ends_like_a_c
 
     calls = _lane_calls(monkeypatch, killed_in_lane_1s_second_batch)
     with pytest.raises(WorkerKilled):
-        imports.run_process(laned, process_id)
+        import_runner.run_process(laned, process_id)
     killed = _process(laned, process_id)
     first_run = list(calls)
 
-    assert imports.run_process(laned, process_id) is ProcessStatus.COMPLETED
+    assert import_runner.run_process(laned, process_id) is ProcessStatus.COMPLETED
 
     assert killed.status is ProcessStatus.RUNNING
     assert killed.lanes_done is not None and killed.lanes_done[1] == 3
@@ -1167,7 +1167,7 @@ def test_a_lane_that_fails_fails_the_process_once_the_other_lane_stopped(
         assert failed.wait(10)  # lane 0 merges its first batch once lane 1 has failed
 
     calls = _lane_calls(monkeypatch, lane_1_fails)
-    status = imports.run_process(laned, process_id)
+    status = import_runner.run_process(laned, process_id)
 
     process = _process(laned, process_id)
     assert status is ProcessStatus.FAILED
@@ -1191,7 +1191,7 @@ def test_a_lane_taken_by_another_runner_waits_for_it_while_the_other_lanes_go_on
 
     with ThreadPoolExecutor(1) as pool, laned.uow() as other_runner:
         taken = other_runner.imports.lane(process_id, 0)  # as if merging lane 0's batch
-        running = pool.submit(imports.run_process, laned, process_id)
+        running = pool.submit(import_runner.run_process, laned, process_id)
         deadline = time.monotonic() + 10
         while (_process(laned, process_id).lanes_done or (0, 0))[1] != 23:
             assert time.monotonic() < deadline and not running.done()
@@ -1228,7 +1228,7 @@ def test_ctrl_c_while_the_other_lanes_still_merge_stops_them_after_their_batch(
 
     _lane_calls(monkeypatch, ctrl_c_once_lane_0_is_done)
     with pytest.raises(KeyboardInterrupt):
-        imports.run_process(laned, process_id)
+        import_runner.run_process(laned, process_id)
 
     stopped = _process(laned, process_id)
     assert stopped.status is ProcessStatus.RUNNING

@@ -10,7 +10,7 @@ from collections.abc import Iterator
 import pytest
 
 from mailup_soap import errors
-from mailup_soap.db.bulk_import import _DELIMITER, _EOL
+from mailup_soap.db.import_staging import BLOCK_EOL, DELIMITER
 from mailup_soap.domain.import_readers import (
     ABSENT,
     StagedRow,
@@ -202,9 +202,9 @@ def test_a_row_with_a_valid_email_and_no_number_comes_as_a_plain_row() -> None:
     assert isinstance(rows[1], StagedRow) and staged(rows[1]) is rows[1]
 
 
-# The characters the staging of PlainRows writes in their COPY text as its own (db.bulk_import:
+# The characters the staging of PlainRows writes in their COPY text as its own (db.import_staging:
 # the delimiter, NULL and the line end of a block): no value read from XML can hold them.
-RESERVED = {"absent (NULL)": ABSENT, "delimiter": _DELIMITER, "line end": _EOL}
+RESERVED = {"absent (NULL)": ABSENT, "delimiter": DELIMITER, "line end": BLOCK_EOL}
 
 
 @pytest.mark.parametrize("char", RESERVED.values(), ids=RESERVED.keys())
