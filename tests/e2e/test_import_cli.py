@@ -22,6 +22,7 @@ from mailup_soap.domain.imports import ImportOptions, ProcessStatus
 from mailup_soap.service_layer import auth, import_runner, lists, sending
 from mailup_soap.service_layer.deps import AccessKey, Deps
 from tests.conftest import AccountInfo, new_account
+from tests.e2e.conftest import merged_rows
 
 pytestmark = pytest.mark.e2e
 CLI = os.path.join(os.path.dirname(sys.executable), "mailup-soap")
@@ -131,16 +132,6 @@ def _process(engine: sa.Engine, account: AccountInfo) -> sa.Row[Any] | None:
             {"a": account.console_id}).first()
 
 
-def _merged_rows(engine: sa.Engine, process: sa.Row[Any]) -> int:
-    """The staged rows its lanes have merged: each lane's rows up to the lane's progress."""
-    with engine.connect() as conn:
-        return int(conn.execute(sa.text(
-            f"SELECT count(*) FROM import_rows WHERE process_id = :p AND problem IS NULL "
-            f"AND row_no <= (CAST(:done AS integer[]))[{bulk_import.LANE_OF_ROW} + 1]"),
-            {"p": process.id, "done": list(process.lanes_done),
-             "lanes": len(process.lanes_done)}).scalar_one())
-
-
 @pytest.mark.parametrize("lanes", [1, 2])
 def test_an_import_stopped_with_ctrl_c_keeps_whole_batches_and_resumes_to_a_clean_runs_end(
         database_url: str, deps: Deps, engine: sa.Engine, account: AccountInfo,
@@ -162,7 +153,7 @@ def test_an_import_stopped_with_ctrl_c_keeps_whole_batches_and_resumes_to_a_clea
     stopped = _process(engine, account)
     merged_when_stopped = _subscribed(engine, account, list_id)
     assert stopped is not None
-    merged_by_lanes = _merged_rows(engine, stopped)
+    merged_by_lanes = merged_rows(engine, stopped.id, stopped.lanes_done)
     unreadable = tmp_path / "unreadable.csv"  # the list's being busy is told first
     unreadable.write_text("email;name\nsmall@ctrl-c.example;S\n")
     busy = _run(database_url, str(unreadable), "--account", str(account.console_id),

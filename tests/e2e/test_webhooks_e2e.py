@@ -3,7 +3,6 @@ procrastinate workers (in process and as killed subprocesses) post them to a rea
 from __future__ import annotations
 
 import base64
-import contextlib
 import hashlib
 import hmac
 import os
@@ -11,28 +10,30 @@ import pathlib
 import re
 import secrets
 import subprocess
-import time
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
 import requests
 import sqlalchemy as sa
-from procrastinate.exceptions import AlreadyEnqueued
 
-from mailup_soap import bootstrap
 from mailup_soap.config import Settings
 from mailup_soap.db import tables as t
 from mailup_soap.service_layer import webhooks
 from mailup_soap.service_layer.deps import Deps
-from tests.conftest import ROOT, AccountInfo, run_jobs
-from tests.e2e.conftest import ServiceFactory, login, parse
+from tests.conftest import AccountInfo, run_jobs
+from tests.e2e.conftest import (
+    CLI,
+    ServiceFactory,
+    age_the_heartbeat_of_the_worker_running,
+    defer_the_stalled_jobs_check,
+    login,
+    parse,
+    start_worker,
+)
 from tests.receiver import ReceivedRequest, Receiver
 
 pytestmark = pytest.mark.e2e
-
-CLI = str(ROOT / ".venv" / "bin" / "mailup-soap")
-
 
 def _cli(settings: Settings, *args: str) -> str:
     done = subprocess.run([CLI, *args], env=os.environ | {"DATABASE_URL": settings.database_url},
@@ -144,33 +145,6 @@ def test_webhook_deliveries_shows_a_delivery_its_webhook_id_and_its_attempts(
 
 # --- a worker killed in the middle of a delivery ------------------------------------------
 
-def _start_worker(settings: Settings, log: pathlib.Path) -> subprocess.Popen[bytes]:
-    env = os.environ | {"DATABASE_URL": settings.database_url,
-                        "MAILUP_SECRET_KEY": "test-secret"}
-    with log.open("wb") as out:
-        return subprocess.Popen([CLI, "worker"], env=env, stdout=out, stderr=subprocess.STDOUT)
-
-
-def _age_the_heartbeat_of_the_worker_running(engine: sa.Engine, delivery_id: int) -> int:
-    """What a dead worker looks like five minutes later: its heartbeat stopped then. This
-    drives the clock the stalled-job check reads instead of waiting for it."""
-    with engine.begin() as conn:
-        return conn.execute(sa.text(
-            "UPDATE procrastinate_workers SET last_heartbeat = now() - interval '5 minutes' "
-            "WHERE id = (SELECT worker_id FROM procrastinate_jobs "
-            "            WHERE task_name = 'mailup:deliver_webhook' AND status = 'doing' "
-            "              AND (args->>'delivery_id')::bigint = :id)"),
-            {"id": delivery_id}).rowcount
-
-
-def _defer_the_stalled_jobs_check(settings: Settings) -> None:
-    """Defer the periodic `retry_stalled_jobs` now: a worker defers it once per minute, and
-    a worker started earlier in this minute may have done so already."""
-    app = bootstrap.build_job_app(settings)
-    # AlreadyEnqueued: one is waiting to run already, and the worker below runs it.
-    with app.open(), contextlib.suppress(AlreadyEnqueued):
-        app.configure_task("mailup:retry_stalled_jobs").defer(timestamp=int(time.time()))
-
 
 def test_no_event_is_lost_when_a_worker_is_killed_in_the_middle_of_a_delivery(
         server_url: str, server_settings: Settings, soap: ServiceFactory,
@@ -181,16 +155,17 @@ def test_no_event_is_lost_when_a_worker_is_killed_in_the_middle_of_a_delivery(
         hook = webhooks.add_webhook(deps, account.console_id, list_id, receiver.url + "/crm")
         address = _subscribe(server_url, account, list_id)
         [delivery_id] = [row.id for row in _delivery_rows(engine, hook.id)]
-        worker = _start_worker(server_settings, tmp_path / "worker.log")
+        worker = start_worker(server_settings, tmp_path / "worker.log")
         try:
             [interrupted] = receiver.wait_for(1, timeout=10)
         finally:
             worker.kill()  # SIGKILL: no shutdown, no cleanup, the request stays in flight
             worker.wait(timeout=5)
         receiver.release()
-        aged = _age_the_heartbeat_of_the_worker_running(engine, delivery_id)
+        aged = age_the_heartbeat_of_the_worker_running(engine, "mailup:deliver_webhook",
+                                                       "delivery_id", delivery_id)
 
-        _defer_the_stalled_jobs_check(server_settings)
+        defer_the_stalled_jobs_check(server_settings)
         run_jobs(server_settings, "maintenance", "webhooks")
 
         _, retried = receiver.wait_for(2)
