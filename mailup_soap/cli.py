@@ -232,7 +232,7 @@ def cmd_import(args: argparse.Namespace) -> int:
             done = import_runner.cancel_now(_deps(), args.account, args.cancel)
         elif args.resume is not None:
             done = import_runner.resume_now(_deps(), args.account, args.resume,
-                                      progress=_progress("merged"))
+                                            progress=_progress("merged"))
         else:
             done = _import_file(args)
     except errors.ImportInterrupted as exc:
@@ -268,7 +268,7 @@ def _import_file(args: argparse.Namespace) -> ImportProcess:
         else:
             rows = import_readers.read_xml(raw, opts)
         return import_runner.import_now(_deps(), args.account, args.list, _counting(rows), opts,
-                                  progress=_progress("merged"))
+                                        progress=_progress("merged"))
 
 
 def _import_parser(sub: Any) -> None:

@@ -189,7 +189,7 @@ def _stage(deps: Deps, file: DroppedFile, digest: str) -> int | None:
                 rows = checked_rows(read_csv(utf8_lines(raw), SYNC_OPTIONS, EXTRA_COLUMNS),
                                     group_ids, file.list_id)
                 process_id = import_runner.stage_running(uow, deps, file.account_id, file.list_id,
-                                                   rows, SYNC_OPTIONS, SOURCE)
+                                                         rows, SYNC_OPTIONS, SOURCE)
             if not uow.sync_files.add(file.account_id, file.list_id, digest, file.name,
                                       process_id, deps.clock.now()):
                 return None  # another sync is importing the same content right now

@@ -68,7 +68,7 @@ def new_process(deps: Deps, cred: Credentials, list_id: int, list_guid: str | No
 
 
 def check_confirmation_message(uow: AbstractUnitOfWork, account_id: int, list_id: int,
-                               opts: ImportOptions) -> None:
+                              opts: ImportOptions) -> None:
     """`idConfirmNL` with `ConfirmEmail`: an email of the list, sent as the confirmation
     request instead of the built-in one (0: the built-in one); any other id is -410."""
     message_id = opts.confirmation_message

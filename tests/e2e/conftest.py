@@ -113,7 +113,7 @@ def defer_the_stalled_jobs_check(settings: Settings) -> None:
     """Defer the periodic `retry_stalled_jobs` now: a worker defers it once per minute, and
     a worker started earlier in this minute may have done so already."""
     app = bootstrap.build_job_app(settings)
-    # AlreadyEnqueued: one is waiting to run already, and the worker below runs it.
+    # AlreadyEnqueued: one is waiting to run already, and the caller's worker runs it.
     with app.open(), contextlib.suppress(AlreadyEnqueued):
         app.configure_task("mailup:retry_stalled_jobs").defer(timestamp=int(time.time()))
 

@@ -195,7 +195,7 @@ def test_an_interrupted_import_can_be_cancelled_which_frees_its_list(
     rows = read_csv(["111\n", *[f"{c}@cancel.example\n" for c in "abcde"]], ImportOptions())
     with pytest.raises(errors.ImportInterrupted) as interrupted:
         import_runner.import_now(deps, account.console_id, list_id, rows, ImportOptions(),
-                           progress=ctrl_c)
+                                 progress=ctrl_c)
     process_id = interrupted.value.process_id
     other = new_account(deps)
 

@@ -528,7 +528,7 @@ def test_a_process_larger_than_a_batch_merges_every_batch(
                          ImportOptions())
 
     assert import_runner.run_process(deps, process_id,
-                               progress=lambda d, n: seen.append((d, n))) is (
+                                     progress=lambda d, n: seen.append((d, n))) is (
         ProcessStatus.COMPLETED)
 
     assert seen == [(3, 8), (6, 8), (8, 8)]
@@ -805,8 +805,8 @@ def test_no_lookup_of_a_batch_scans_the_accounts_rows_when_statistics_miss_the_a
                *(f"|{m}|unsubscribe|{joined}\n" for _, m in existing[60:90]),
                *(f"{_email('c')}||subscribe|{kept},{joined}\n" for _ in range(60))]
         import_runner.import_now(deps, account.console_id, lst.id,
-                           read_csv(csv, ImportOptions(), daily_sync.EXTRA_COLUMNS),
-                           ImportOptions())
+                                 read_csv(csv, ImportOptions(), daily_sync.EXTRA_COLUMNS),
+                                 ImportOptions())
 
     scans = plans.scans(found)
     # The check saw what it judges: lookups in each big table, and reads of the batch.
