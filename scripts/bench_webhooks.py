@@ -266,8 +266,6 @@ def _private_database(base_url: str) -> str | None:
         return None
 
 
-
-
 def run(args: argparse.Namespace, shared: bool) -> int:
     import sqlalchemy as sa
 

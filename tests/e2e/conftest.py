@@ -70,6 +70,13 @@ def login(soap: ServiceFactory, account: Any, service: str = "Manage") -> str:
     return key
 
 
+def new_list(soap: ServiceFactory, account: Any, name: str = "L") -> tuple[int, str]:
+    """A new list of the account, created over Manage `CreateList`: (id, GUID)."""
+    doc = parse(soap("Manage").CreateList(accessKey=login(soap, account), name=name,
+                                          defaultSettings="default", copyTemplate=False))
+    return int(doc.findtext("list/listID") or 0), doc.findtext("list/listGUID") or ""
+
+
 def auth_header(account: Any, password: str | None = None, namespace: str = IMPORT) -> Any:
     header = reference_client("Import").get_element(IMPORT + "Authentication")
     return header(User=account.ws_user, Password=password or account.password)

@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from mailup_soap.config import Settings
 from mailup_soap.db import tables as t
 from tests.conftest import AccountInfo, SmtpSink, run_jobs
-from tests.e2e.conftest import ServiceFactory, confirm_link, login, parse
+from tests.e2e.conftest import ServiceFactory, confirm_link, new_list
 
 pytestmark = pytest.mark.e2e
 
@@ -22,12 +22,6 @@ def _activate(server_url: str, account: AccountInfo) -> str:
         "usr": account.ws_user, "pwd": account.password, "nl_url": account.host,
         "ws_name": "FrontEnd"}, timeout=10)
     return answer.text
-
-
-def _new_list(soap: ServiceFactory, account: AccountInfo) -> tuple[int, str]:
-    doc = parse(soap("Manage").CreateList(accessKey=login(soap, account), name="News",
-                                          defaultSettings="default", copyTemplate=False))
-    return int(doc.findtext("list/listID") or 0), doc.findtext("list/listGUID") or ""
 
 
 def _call(server_url: str, account: AccountInfo, endpoint: str, **params: object) -> str:
@@ -41,7 +35,7 @@ def test_double_opt_in_from_subscribe_to_confirmation_link(
         server_url: str, server_settings: Settings, soap: ServiceFactory,
         account: AccountInfo, smtp: SmtpSink, engine: sa.Engine) -> None:
     assert "<ReturnCode>0</ReturnCode>" in _activate(server_url, account)
-    list_id, guid = _new_list(soap, account)
+    list_id, guid = new_list(soap, account, "News")
     address = f"ann.{secrets.token_hex(4)}@example.test"
 
     subscribed = _call(server_url, account, "xmlSubscribe.aspx", Email=address, List=list_id,
@@ -70,7 +64,7 @@ def test_double_opt_in_from_subscribe_to_confirmation_link(
 
 def test_every_frontend_code_comes_from_a_real_request(
         server_url: str, soap: ServiceFactory, account: AccountInfo) -> None:
-    list_id, guid = _new_list(soap, account)
+    list_id, guid = new_list(soap, account, "News")
     address = f"bob.{secrets.token_hex(4)}@example.test"
 
     not_registered = _call(server_url, account, "xmlSubscribe.aspx", Email=address,
@@ -113,7 +107,7 @@ def test_confirm_list_id_sends_one_request_for_every_list(
     """Spec 6.1: with several lists, ConfirmListID names the list whose confirmation message
     is sent, once, for all of them; its link confirms every list still pending."""
     _activate(server_url, account)
-    lists = [_new_list(soap, account)[0] for _ in range(3)]
+    lists = [new_list(soap, account, "News")[0] for _ in range(3)]
     already = f"sub.{secrets.token_hex(4)}@example.test"
     address = f"multi.{secrets.token_hex(4)}@example.test"
     each = f"each.{secrets.token_hex(4)}@example.test"

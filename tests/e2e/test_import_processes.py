@@ -19,18 +19,19 @@ from mailup_soap.domain.imports import ImportOptions
 from mailup_soap.service_layer import import_runner
 from mailup_soap.service_layer.deps import Deps
 from tests.conftest import AccountInfo, SmtpSink, new_account, run_jobs
-from tests.e2e.conftest import ServiceFactory, auth_header, confirm_link, login, parse
+from tests.e2e.conftest import (
+    ServiceFactory,
+    auth_header,
+    confirm_link,
+    login,
+    new_list,
+    parse,
+)
 
 pytestmark = pytest.mark.e2e
 
 FLAGS = {"importType": 3, "mobileInputType": 1, "asPending": False, "ConfirmEmail": False,
          "asOptOut": False, "forceOptIn": False, "replaceGroups": False}
-
-
-def _list(soap: ServiceFactory, account: AccountInfo) -> tuple[int, str]:
-    doc = parse(soap("Manage").CreateList(accessKey=login(soap, account), name="Imports",
-                                          defaultSettings="default", copyTemplate=False))
-    return int(doc.findtext("list/listID") or 0), doc.findtext("list/listGUID") or ""
 
 
 def _doc(*rows: str) -> str:
@@ -82,7 +83,7 @@ def _statuses(engine: sa.Engine, account: AccountInfo, list_id: int) -> dict[str
 def test_a_new_import_process_runs_on_a_worker_and_reports_its_counts(
         soap: ServiceFactory, account: AccountInfo, server_settings: Settings,
         engine: sa.Engine) -> None:
-    list_id, guid = _list(soap, account)
+    list_id, guid = new_list(soap, account, "Imports")
     emails = [f"i{n}.{secrets.token_hex(3)}@example.test" for n in range(3)]
     document = _doc(_row(emails[0], "Ann"), _row(emails[1], "Bob"), _row("not-an-email"),
                     _row(emails[2], "Cy", number="+393331234567"))
@@ -100,7 +101,7 @@ def test_a_new_import_process_runs_on_a_worker_and_reports_its_counts(
 def test_an_import_never_resubscribes_an_unsubscribed_recipient(
         soap: ServiceFactory, account: AccountInfo, server_settings: Settings,
         engine: sa.Engine) -> None:
-    list_id, guid = _list(soap, account)
+    list_id, guid = new_list(soap, account, "Imports")
     stays_out, bounced = (f"{n}.{secrets.token_hex(3)}@example.test" for n in ("out", "bounce"))
     _import(soap, account, server_settings, list_id, guid,
             _doc(_row(stays_out), _row(bounced)), asOptOut=True)
@@ -122,7 +123,7 @@ def test_an_import_never_resubscribes_an_unsubscribed_recipient(
 
 def test_bad_documents_get_their_codes_and_import_nothing(
         soap: ServiceFactory, account: AccountInfo, engine: sa.Engine) -> None:
-    list_id, guid = _list(soap, account)
+    list_id, guid = new_list(soap, account, "Imports")
     imp = soap("Import")
 
     def new(document: str) -> int:
@@ -159,7 +160,7 @@ def _newsletter(soap: ServiceFactory, account: AccountInfo, list_id: int, subjec
 def test_id_confirm_nl_sends_that_email_of_the_list_as_the_confirmation_request(
         soap: ServiceFactory, account: AccountInfo, server_settings: Settings,
         smtp: SmtpSink, engine: sa.Engine) -> None:
-    list_id, guid = _list(soap, account)
+    list_id, guid = new_list(soap, account, "Imports")
     own = _newsletter(soap, account, list_id, "Dear [campo1], one more step",
                       "<p>Hello [campo1],</p><p>please [subscribe] to our news.</p>")
     ann, bob = (f"{n}.{secrets.token_hex(3)}@example.test" for n in ("ann", "bob"))
@@ -187,10 +188,10 @@ def test_id_confirm_nl_sends_that_email_of_the_list_as_the_confirmation_request(
 
 def test_id_confirm_nl_must_name_an_email_of_the_list_or_gets_410(
         soap: ServiceFactory, account: AccountInfo, deps: Deps, engine: sa.Engine) -> None:
-    list_id, guid = _list(soap, account)
-    other_list, _ = _list(soap, account)
+    list_id, guid = new_list(soap, account, "Imports")
+    other_list, _ = new_list(soap, account, "Imports")
     stranger = new_account(deps)
-    strangers_list, _ = _list(soap, stranger)
+    strangers_list, _ = new_list(soap, stranger, "Imports")
     imp = soap("Import")
     document = _doc(_row(f"c.{secrets.token_hex(3)}@example.test"))
     theirs = _newsletter(soap, stranger, strangers_list, "Theirs", "<p>[subscribe]</p>")
@@ -213,7 +214,7 @@ def test_id_confirm_nl_must_name_an_email_of_the_list_or_gets_410(
 
 def test_start_process_refuses_a_second_start_and_a_second_running_process_per_list(
         soap: ServiceFactory, account: AccountInfo) -> None:
-    list_id, guid = _list(soap, account)
+    list_id, guid = new_list(soap, account, "Imports")
     imp, header = soap("Import"), [auth_header(account)]
     ids = [_new(imp, account, list_id, guid, _doc(_row(f"s{n}@example.test")))
            for n in range(2)]
@@ -233,7 +234,7 @@ def test_start_process_refuses_a_second_start_and_a_second_running_process_per_l
 def test_start_import_processes_imports_into_several_lists_with_per_list_codes(
         soap: ServiceFactory, account: AccountInfo, server_settings: Settings,
         engine: sa.Engine) -> None:
-    (l1, g1), (l2, g2) = _list(soap, account), _list(soap, account)
+    (l1, g1), (l2, g2) = new_list(soap, account, "Imports"), new_list(soap, account, "Imports")
     imp, header = soap("Import"), [auth_header(account)]
     address = f"multi.{secrets.token_hex(3)}@example.test"
 
@@ -258,7 +259,7 @@ def test_start_import_processes_imports_into_several_lists_with_per_list_codes(
 def test_start_import_processes_without_a_document_starts_everything_queued_in_order(
         soap: ServiceFactory, account: AccountInfo, server_settings: Settings,
         engine: sa.Engine) -> None:
-    list_id, guid = _list(soap, account)
+    list_id, guid = new_list(soap, account, "Imports")
     imp, header = soap("Import"), [auth_header(account)]
     address = f"queued.{secrets.token_hex(3)}@example.test"
     first = _new(imp, account, list_id, guid, _doc(_row(address, "First")))
@@ -297,7 +298,7 @@ def test_start_import_processes_leaves_out_a_process_another_call_started_meanwh
         engine: sa.Engine) -> None:
     # A client's two threads each start what is queued: the call that finds a process
     # already started by the other must not report it as an error (-602).
-    list_id, guid = _list(soap, account)
+    list_id, guid = new_list(soap, account, "Imports")
     header = [auth_header(account)]
     first, second = (_new(soap("Import"), account, list_id, guid,
                           _doc(_row(f"race{n}.{secrets.token_hex(3)}@example.test")))
@@ -336,7 +337,8 @@ def test_start_import_processes_leaves_nothing_behind_for_a_list_whose_import_ru
         engine: sa.Engine) -> None:
     # -601 for a list means its document was not imported: no process may stay queued for
     # a later start of everything queued to run behind the client's back.
-    (busy, busy_guid), (free, free_guid) = _list(soap, account), _list(soap, account)
+    busy, busy_guid = new_list(soap, account, "Imports")
+    free, free_guid = new_list(soap, account, "Imports")
     imp, header = soap("Import"), [auth_header(account)]
     late = f"late.{secrets.token_hex(3)}@example.test"
     running = _new(imp, account, busy, busy_guid,
@@ -372,7 +374,7 @@ def test_a_queued_process_waits_for_a_console_import_of_its_list_to_end(
         deps: Deps, engine: sa.Engine) -> None:
     # `mailup-soap import` (and the daily sync) merge in their own process, outside the
     # list's job lock: starting what is queued meanwhile must not run beside them.
-    list_id, guid = _list(soap, account)
+    list_id, guid = new_list(soap, account, "Imports")
     imp, header = soap("Import"), [auth_header(account)]
     console, api = (f"{who}.{secrets.token_hex(3)}@example.test" for who in ("cli", "api"))
     queued_id = _new(imp, account, list_id, guid, _doc(_row(api)))

@@ -17,6 +17,7 @@ from tests.e2e.conftest import (
     ServiceFactory,
     auth_header,
     login,
+    new_list,
     parse,
     reference_client,
 )
@@ -30,13 +31,6 @@ def _code(result: str) -> int:
     return int(doc.findtext("mailupBody/ReturnCode") or "")
 
 
-def _manage_list(soap: ServiceFactory, account: AccountInfo, name: str = "L") -> tuple[int, str]:
-    key = login(soap, account)
-    created = parse(soap("Manage").CreateList(accessKey=key, name=name, defaultSettings="default",
-                                              copyTemplate=False))
-    return int(created.findtext("list/listID") or 0), created.findtext("list/listGUID") or ""
-
-
 def _nl_lists(imp: Any, account: AccountInfo) -> list[tuple[str, str, str, list[tuple[str, str]]]]:
     doc = parse(imp.GetNlLists(_soapheaders=[auth_header(account)]))
     assert doc.findtext("mailupBody/ReturnCode") == "0"
@@ -48,8 +42,8 @@ def _nl_lists(imp: Any, account: AccountInfo) -> list[tuple[str, str, str, list[
 def test_get_nl_lists_shows_every_list_with_its_guid_and_groups(
         soap: ServiceFactory, account: AccountInfo) -> None:
     imp = soap("Import")
-    first_id, first_guid = _manage_list(soap, account, "News & offers")
-    second_id, second_guid = _manage_list(soap, account, 'Say "hi"')
+    first_id, first_guid = new_list(soap, account, "News & offers")
+    second_id, second_guid = new_list(soap, account, 'Say "hi"')
     group = _code(imp.CreateGroup(idList=first_id, listGUID=first_guid, newGroupName="VIP",
                                   _soapheaders=[auth_header(account)]))
 
@@ -64,7 +58,7 @@ def test_get_nl_lists_shows_every_list_with_its_guid_and_groups(
 def test_create_group_returns_the_new_id_and_the_same_id_for_an_existing_name(
         soap: ServiceFactory, account: AccountInfo) -> None:
     imp = soap("Import")
-    list_id, guid = _manage_list(soap, account)
+    list_id, guid = new_list(soap, account)
     header = [auth_header(account)]
 
     first = _code(imp.CreateGroup(idList=list_id, listGUID=guid, newGroupName="A",
@@ -89,7 +83,7 @@ def test_create_group_returns_the_new_id_and_the_same_id_for_an_existing_name(
 def test_create_group_list_and_name_errors_answer_the_documented_codes(
         soap: ServiceFactory, account: AccountInfo, case: str, expected: int) -> None:
     imp = soap("Import")
-    list_id, guid = _manage_list(soap, account)
+    list_id, guid = new_list(soap, account)
     args: dict[str, object] = {"idList": list_id, "listGUID": guid, "newGroupName": "G"}
     changes: dict[str, dict[str, object]] = {"guid_mismatch": {"listGUID": str(uuid.uuid4())},
              "unknown_list": {"idList": list_id + 1000},
@@ -165,7 +159,7 @@ def test_get_nl_lists_user_answers_the_lists_for_a_user_of_the_account(
         soap: ServiceFactory, account: AccountInfo) -> None:
     imp = soap("Import")
     header = [auth_header(account)]
-    list_id, _ = _manage_list(soap, account)
+    list_id, _ = new_list(soap, account)
     user_id = int(parse(imp.GetIdUser(userName=account.console_user, _soapheaders=header))
                   .findtext("mailupBody/IdUser") or 0)
 
@@ -193,7 +187,7 @@ def _result_text(response: requests.Response) -> str:
 
 def test_the_authentication_header_in_the_tempuri_namespace_is_accepted(
         server_url: str, soap: ServiceFactory, account: AccountInfo) -> None:
-    list_id, _ = _manage_list(soap, account)
+    list_id, _ = new_list(soap, account)
     url = server_url + PATHS["Import"]
     headers = {"Content-Type": "text/xml; charset=utf-8",
                "SOAPAction": '"http://ws.mailupnet.it/GetNlLists"'}
@@ -210,7 +204,7 @@ def test_the_authentication_header_in_the_tempuri_namespace_is_accepted(
 
 def test_the_soap12_binding_answers_like_soap11(
         soap: ServiceFactory, account: AccountInfo) -> None:
-    list_id, guid = _manage_list(soap, account)
+    list_id, guid = new_list(soap, account)
     imp12 = soap("Import", soap12=True)
 
     group = _code(imp12.CreateGroup(idList=list_id, listGUID=guid, newGroupName="G12",

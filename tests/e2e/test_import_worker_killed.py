@@ -22,8 +22,8 @@ from tests.e2e.conftest import (
     age_the_heartbeat_of_the_worker_running,
     auth_header,
     defer_the_stalled_jobs_check,
-    login,
     merged_rows,
+    new_list,
     parse,
     start_worker,
 )
@@ -41,16 +41,10 @@ def _rows(count: int, value: str) -> Iterator[StagedRow]:
         yield StagedRow(n + 1, f"k{n}@killed.example", None, {1: f"{value}{n}"})
 
 
-def _list(soap: ServiceFactory, account: AccountInfo) -> tuple[int, str]:
-    doc = parse(soap("Manage").CreateList(accessKey=login(soap, account), name="Killed",
-                                          defaultSettings="default", copyTemplate=False))
-    return int(doc.findtext("list/listID") or 0), doc.findtext("list/listGUID") or ""
-
-
 def _queued(soap: ServiceFactory, deps: Deps, account: AccountInfo) -> tuple[int, int, str]:
     """A list holding SEEDED of the rows, and a process of all ROWS started over SOAP:
     (process id, list id, list GUID)."""
-    list_id, guid = _list(soap, account)
+    list_id, guid = new_list(soap, account, "Killed")
     import_runner.import_now(deps, account.console_id, list_id, _rows(SEEDED, "Old"),
                              ImportOptions())
     with deps.uow() as uow:
