@@ -16,6 +16,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from mailup_soap.db import events, lookups
+from mailup_soap.db.import_batch import batch_statement, transitions
 from mailup_soap.db.import_staging import FIELDS
 from mailup_soap.domain.imports import REMOVE, ImportOptions, row_status_tables
 from mailup_soap.domain.lifecycle import Outcome
@@ -29,79 +30,6 @@ def _field_expr(name: str, empty_clears: bool) -> str:
     if empty_clears:  # importType 4..6: an empty element clears, a missing one keeps
         return f"CASE WHEN b.{name} IS NULL THEN r.{name} ELSE NULLIF(b.{name}, '') END"
     return f"COALESCE(NULLIF(b.{name}, ''), r.{name})"
-
-
-def _transitions(opts: ImportOptions) -> str:
-    """The transition table joined in SQL, per row status: the process's options for rows
-    without one, and the options each CSV `status` value stands for (domain.imports)."""
-    table = [{"row_status": row_status, "state": state,
-              "status": t.status.value if t.status else None,
-              "event": t.event.value if t.event else None, "confirm": t.send_confirmation,
-              "remove": t is REMOVE}
-             for row_status, transitions in row_status_tables(opts).items()
-             for state, t in transitions.items()
-             if t.outcome is Outcome.CHANGED or t.send_confirmation]
-    return json.dumps(table)
-
-
-def _sequence(conn: Connection) -> str:
-    """The recipients' id sequence as a regclass literal (folded to its OID once per
-    statement, where nextval(pg_get_serial_sequence(...)) resolves the name per row)."""
-    name = conn.execute(sa.text("SELECT pg_get_serial_sequence('recipients', 'id')")).scalar_one()
-    return "'" + str(name).replace("'", "''") + "'::regclass"
-
-
-# The batch: one row per contact (the last of a contact's rows wins), with the recipient it
-# matches, a new id for a contact nobody has, its state in the list and the transition that
-# state and the row's status call for. Each lookup is a subquery run for the rows that need
-# it, by index (as joins, the planner hashed every recipient of the account once per batch);
-# OFFSET 0 keeps each computed once per row. The personal fields stay in import_rows
-# (fetched by the row's address, `staged`, where they are written): carrying them through
-# every step of this statement cost as much as the lookups. Every later statement reads
-# this table.
-_BATCH = """
-CREATE TEMP TABLE ib ON COMMIT DROP AS
-SELECT found.*,
-       COALESCE(found_id, CASE WHEN found.row_status <> 'delete' THEN nextval({seq}) END)
-           AS recipient_id,
-       found_id IS NULL AND found.row_status <> 'delete' AS inserted,
-       t.status AS new_status, t.event, COALESCE(t.confirm, false) AS confirm,
-       COALESCE(t.remove, false) AS remove
-FROM (SELECT rows.*,
-             CASE WHEN found_id IS NULL THEN 'new' ELSE COALESCE((
-                 SELECT CASE WHEN s.status = 'unsubscribed' AND s.unsubscribe_reason IN (8, 16)
-                             THEN 'final' ELSE s.status END
-                 FROM subscriptions s
-                 WHERE s.account_id = :a AND s.list_id = :l AND s.recipient_id = found_id),
-                 'new') END AS state
-      FROM (SELECT rows.*,
-                   CASE WHEN email IS NOT NULL
-                        THEN (SELECT r.id FROM recipients r
-                              WHERE r.account_id = :a AND r.email IS NOT NULL
-                                AND lower(r.email) = lower(rows.email))
-                        ELSE (SELECT min(r.id) FROM recipients r
-                              WHERE r.account_id = :a AND r.mobile_number = rows.mobile_number)
-                   END AS found_id
-            FROM (SELECT DISTINCT ON (COALESCE(lower(email), mobile_number))
-                         ctid AS staged, row_no, email, mobile_number, groups,
-                         COALESCE(status, '') AS row_status
-                  FROM import_rows
-                  WHERE process_id = :p AND row_no > :lo AND row_no <= :hi
-                    AND problem IS NULL AND {lane}
-                  ORDER BY COALESCE(lower(email), mobile_number), row_no DESC) AS rows
-            OFFSET 0) AS rows
-      OFFSET 0) AS found
-LEFT JOIN jsonb_to_recordset(CAST(:table AS jsonb))
-          AS t(row_status text, state text, status text, event text, confirm boolean,
-               remove boolean)
-       ON t.state = found.state AND t.row_status = found.row_status"""
-
-
-# The lane of a staged row: its contact's, a hash of the key the batch groups a contact's
-# rows by. hashtextextended is the hash of PostgreSQL's hash partitioning, which keeps it
-# stable across versions (partitions on disk depend on it), so a process resumed after an
-# upgrade still finds each contact in its lane.
-LANE_OF_ROW = "abs(hashtextextended(COALESCE(lower(email), mobile_number), 0) % :lanes)"
 
 
 # The check of subscriptions' recipients (migration 0006), which the merge vouches for when
@@ -120,12 +48,6 @@ _STAGED = ("SELECT * FROM import_rows {alias} WHERE {alias}.ctid = ib.staged "
            "AND {alias}.process_id = :p AND {alias}.row_no = ib.row_no OFFSET 0")
 
 
-def batch_statement(conn: Connection, lanes: int) -> str:
-    """_BATCH for a process merged in `lanes` lanes (the lane is the parameter :lane)."""
-    return (_BATCH.replace("{seq}", _sequence(conn))
-            .replace("{lane}", "true" if lanes == 1 else f"{LANE_OF_ROW} = :lane"))
-
-
 def merge_batch(conn: Connection, process_id: int, account_id: int, list_id: int,
                 opts: ImportOptions, low: int, high: int, source: ChangeSource,
                 now: dt.datetime, lane: int = 0, lanes: int = 1) -> int:
@@ -133,7 +55,7 @@ def merge_batch(conn: Connection, process_id: int, account_id: int, list_id: int
     LANE_OF_ROW) and record the lane's progress, in the caller's transaction (see the module
     docstring). Returns the process's progress: the least of its lanes'."""
     p = {"p": process_id, "a": account_id, "l": list_id, "lo": low, "hi": high, "now": now,
-         "source": source.value, "groups": list(opts.group_ids), "table": _transitions(opts),
+         "source": source.value, "groups": list(opts.group_ids), "table": transitions(opts),
          "lane": lane, "lanes": lanes}
     run = _runner(conn, p)
     # The planner's cost estimates for these statements (lookups it cannot prove unique,
@@ -143,30 +65,49 @@ def merge_batch(conn: Connection, process_id: int, account_id: int, list_id: int
     # The batch's sort and hashes fit in memory instead of spilling to temporary files.
     run("SET LOCAL work_mem = '64MB'")
     run(batch_statement(conn, lanes))
-    # What the batch holds, in one read of it: the statements for what it lacks are skipped
-    # (existing recipients to update, existing subscriptions to change, CSV groups,
-    # confirmations, removals, events).
+    # What the batch holds, in one read of it: the statements for what it lacks are skipped.
     # Read before the deletion just below, which removes no new contact: a flag may then be
     # true for a row no longer there, which costs a statement that finds nothing.
-    batch = run("""SELECT count(*) FILTER (WHERE inserted) AS new,
-                          COALESCE(bool_or(email IS NULL AND NOT inserted
-                                           AND recipient_id IS NOT NULL), false) AS by_number,
-                          COALESCE(bool_or(NOT inserted AND row_status <> 'delete'
-                                           AND recipient_id IS NOT NULL), false) AS existing,
-                          COALESCE(bool_or(NOT inserted AND new_status IS NOT NULL), false)
-                              AS restatus,
-                          COALESCE(bool_or(groups IS NOT NULL), false) AS csv_groups,
-                          COALESCE(bool_or(confirm AND email IS NOT NULL), false) AS confirms,
-                          COALESCE(bool_or(remove), false) AS removes,
-                          COALESCE(array_agg(DISTINCT event) FILTER (
-                                       WHERE event IS NOT NULL AND NOT remove), '{}') AS events
-                   FROM ib""").one()
+    batch = run(_CONTENTS).one()
     # A row with only a number finds a recipient by it, and that recipient may be the one
     # an email row of the batch found too: the later row wins, as for any contact given
     # twice (one subscription cannot be written twice by one statement).
     if batch.by_number:
         run("""DELETE FROM ib USING ib AS later
                WHERE ib.recipient_id = later.recipient_id AND ib.row_no < later.row_no""")
+    _insert_recipients(run, process_id, batch.new)
+    if batch.existing:
+        _update_recipients(conn, run, opts)
+    if batch.removes:
+        _remove(conn, run, account_id, list_id, source, now)
+    _subscribe(conn, run, batch.restatus)
+    _join_groups(run, opts, batch.csv_groups)
+    _record_events(conn, run, account_id, list_id, opts, source, now, batch.events)
+    confirmations = _defer_confirmations(run, opts) if batch.confirms else 0
+    return int(run(_PROGRESS, confirmations=confirmations).scalar_one())
+
+
+# The flags merge_batch skips statements by: existing recipients to update, existing
+# subscriptions to change, CSV groups, confirmations, removals, and the events to record.
+_CONTENTS = """SELECT count(*) FILTER (WHERE inserted) AS new,
+                      COALESCE(bool_or(email IS NULL AND NOT inserted
+                                       AND recipient_id IS NOT NULL), false) AS by_number,
+                      COALESCE(bool_or(NOT inserted AND row_status <> 'delete'
+                                       AND recipient_id IS NOT NULL), false) AS existing,
+                      COALESCE(bool_or(NOT inserted AND new_status IS NOT NULL), false)
+                          AS restatus,
+                      COALESCE(bool_or(groups IS NOT NULL), false) AS csv_groups,
+                      COALESCE(bool_or(confirm AND email IS NOT NULL), false) AS confirms,
+                      COALESCE(bool_or(remove), false) AS removes,
+                      COALESCE(array_agg(DISTINCT event) FILTER (
+                                   WHERE event IS NOT NULL AND NOT remove), '{}') AS events
+               FROM ib"""
+
+
+def _insert_recipients(run: Any, process_id: int, new: int) -> None:
+    """The batch's new contacts, with their personal fields from import_rows. Every one of
+    them is then a recipient this transaction inserted: the subscriptions vouch for that
+    instead of looking each one up again."""
     created = run(f"""INSERT INTO recipients (id, account_id, email, mobile_prefix,
                                               mobile_number, {', '.join(FIELDS)})
             SELECT ib.recipient_id, :a, ib.email,
@@ -174,50 +115,59 @@ def merge_batch(conn: Connection, process_id: int, account_id: int, list_id: int
                    {', '.join(f"NULLIF(i.{f}, '')" for f in FIELDS)}
             FROM ib CROSS JOIN LATERAL ({_STAGED.format(alias="i")}) AS i
             WHERE ib.inserted""").rowcount
-    # Every new contact of the batch is now a recipient this transaction inserted: the
-    # subscriptions below vouch for that instead of looking each one up again.
-    if created != batch.new:
+    if created != new:
         raise RuntimeError(f"import process {process_id}: staged rows vanished during a batch")
+
+
+def _update_recipients(conn: Connection, run: Any, opts: ImportOptions) -> None:
+    """The personal fields and mobile number of the batch's existing recipients, where the
+    row changes them (importType 4..6: an empty element clears).
+
+    Each recipient is updated through its primary key, driven by the batch: with hash and
+    merge joins off the only other plan is a loop over the whole table per batch row,
+    which the planner prices at what it is. The account is checked in `mine`, not on the
+    target: there, a stale estimate (a new account "has one recipient") made the planner
+    loop over the account's recipients and scan the batch for each (minutes per batch)."""
     exprs = [_field_expr(f, opts.empty_clears) for f in FIELDS]
     mobile = "COALESCE(b.mobile_number, r.mobile_number)"
-    # Each recipient is updated through its primary key, driven by the batch: with hash and
-    # merge joins off the only other plan is a loop over the whole table per batch row,
-    # which the planner prices at what it is. The account is checked in `mine`, not on the
-    # target: there, a stale estimate (a new account "has one recipient") made the planner
-    # loop over the account's recipients and scan the batch for each (minutes per batch).
-    if batch.existing:
-        mine = lookups.recipient("ib.recipient_id", ":a", "r.id")
-        with lookups.local_settings(conn, lookups.KEYS_LOOKED_UP):
-            run(f"""UPDATE recipients r
-                    SET {', '.join(f'{f} = {e}' for f, e in zip(FIELDS, exprs, strict=True))},
-                        mobile_number = {mobile},
-                        mobile_prefix = CASE WHEN {mobile} IS NOT NULL THEN '' END,
-                        updated_at = :now
-                    FROM ib
-                    CROSS JOIN LATERAL ({mine}) AS mine
-                    CROSS JOIN LATERAL ({_STAGED.format(alias="b")}) AS b
-                    WHERE NOT ib.inserted AND ib.row_status <> 'delete' AND r.id = mine.id
-                      AND ({', '.join(f'r.{f}' for f in FIELDS)}, r.mobile_number)
-                          IS DISTINCT FROM ({', '.join(exprs)}, {mobile})""")
-    if batch.removes:
-        _remove(conn, run, account_id, list_id, source, now)
-    values = """SELECT :a, :l, ib.recipient_id, ib.new_status,
-                       CASE WHEN ib.new_status = 'pending' THEN :now END,
-                       CASE WHEN ib.new_status = 'subscribed' THEN :now END,
-                       CASE WHEN ib.new_status = 'unsubscribed' THEN :now END,
-                       CASE WHEN ib.new_status = 'unsubscribed' THEN 4 END,
-                       CASE WHEN ib.new_status = 'unsubscribed' THEN :source END, :now
-                FROM ib WHERE ib.new_status IS NOT NULL"""
-    columns = """INSERT INTO subscriptions (account_id, list_id, recipient_id, status,
+    mine = lookups.recipient("ib.recipient_id", ":a", "r.id")
+    with lookups.local_settings(conn, lookups.KEYS_LOOKED_UP):
+        run(f"""UPDATE recipients r
+                SET {', '.join(f'{f} = {e}' for f, e in zip(FIELDS, exprs, strict=True))},
+                    mobile_number = {mobile},
+                    mobile_prefix = CASE WHEN {mobile} IS NOT NULL THEN '' END,
+                    updated_at = :now
+                FROM ib
+                CROSS JOIN LATERAL ({mine}) AS mine
+                CROSS JOIN LATERAL ({_STAGED.format(alias="b")}) AS b
+                WHERE NOT ib.inserted AND ib.row_status <> 'delete' AND r.id = mine.id
+                  AND ({', '.join(f'r.{f}' for f in FIELDS)}, r.mobile_number)
+                      IS DISTINCT FROM ({', '.join(exprs)}, {mobile})""")
+
+
+_SUBSCRIPTIONS = """INSERT INTO subscriptions (account_id, list_id, recipient_id, status,
                                             requested_at, subscribed_at, unsubscribed_at,
                                             unsubscribe_reason, unsubscribe_source,
-                                            updated_at)"""
+                                            updated_at)
+    SELECT :a, :l, ib.recipient_id, ib.new_status,
+           CASE WHEN ib.new_status = 'pending' THEN :now END,
+           CASE WHEN ib.new_status = 'subscribed' THEN :now END,
+           CASE WHEN ib.new_status = 'unsubscribed' THEN :now END,
+           CASE WHEN ib.new_status = 'unsubscribed' THEN 4 END,
+           CASE WHEN ib.new_status = 'unsubscribed' THEN :source END, :now
+    FROM ib WHERE ib.new_status IS NOT NULL"""
+
+
+def _subscribe(conn: Connection, run: Any, restatus: bool) -> None:
+    """The subscriptions the transitions give a status: new ones for the recipients this
+    batch created, inserted or changed ones for the others (`restatus`: the batch has any)."""
     # A recipient this batch created has no subscription anywhere: a plain insert, whose
-    # reference check the transaction has made true (counted above; migration 0012).
+    # reference check the transaction has made true (counted in _insert_recipients;
+    # migration 0012).
     with lookups.local_settings(conn, {"mailup.fk_vouched": _NEW_RECIPIENTS_CHECK}):
-        run(f"{columns} {values} AND ib.inserted")
-    if batch.restatus:
-        run(f"""{columns} {values} AND NOT ib.inserted
+        run(f"{_SUBSCRIPTIONS} AND ib.inserted")
+    if restatus:
+        run(f"""{_SUBSCRIPTIONS} AND NOT ib.inserted
                 ON CONFLICT (account_id, list_id, recipient_id) DO UPDATE SET
                    status = EXCLUDED.status,
                    requested_at = COALESCE(EXCLUDED.requested_at, subscriptions.requested_at),
@@ -227,7 +177,12 @@ def merge_batch(conn: Connection, process_id: int, account_id: int, list_id: int
                    unsubscribe_reason = EXCLUDED.unsubscribe_reason,
                    unsubscribe_source = EXCLUDED.unsubscribe_source,
                    updated_at = EXCLUDED.updated_at""")
-    # Groups first: the events' snapshot carries them ([Groups]).
+
+
+def _join_groups(run: Any, opts: ImportOptions, csv_groups: bool) -> None:
+    """The process's `idGroups` (replacing the recipients' other groups of the list when
+    `replaceGroups` says so) and the CSV `groups` column (`csv_groups`: the batch has one).
+    Before the events: their snapshot carries the groups ([Groups])."""
     if opts.group_ids:
         if opts.replace_groups:
             run(_DELETE_LIST_MEMBERSHIPS.format(
@@ -239,7 +194,7 @@ def merge_batch(conn: Connection, process_id: int, account_id: int, list_id: int
                 AND g.id = ANY (CAST(:groups AS integer[]))
                WHERE ib.row_status <> 'delete' AND ib.recipient_id IS NOT NULL
                ON CONFLICT DO NOTHING""")
-    if batch.csv_groups:
+    if csv_groups:
         # The CSV `groups` column: the row's recipient joins those groups of the list.
         run("""INSERT INTO group_members (account_id, group_id, recipient_id)
                SELECT DISTINCT :a, g.id, ib.recipient_id
@@ -249,9 +204,17 @@ def merge_batch(conn: Connection, process_id: int, account_id: int, list_id: int
                WHERE ib.groups IS NOT NULL AND ib.row_status <> 'delete'
                  AND ib.recipient_id IS NOT NULL
                ON CONFLICT DO NOTHING""")
+
+
+def _record_events(conn: Connection, run: Any, account_id: int, list_id: int,
+                   opts: ImportOptions, source: ChangeSource, now: dt.datetime,
+                   in_batch: list[str]) -> None:
+    """One lifecycle event per recipient the batch changed, for each event type the
+    transitions can give and the batch has (`in_batch`); removals record theirs in
+    _remove. Without a webhook to deliver them the contact data comes from the batch."""
     changed = {t.event for table in row_status_tables(opts).values() for t in table.values()
                if t.event and t.outcome is Outcome.CHANGED and t is not REMOVE}
-    for event in sorted(e for e in changed if e.value in batch.events):
+    for event in sorted(e for e in changed if e.value in in_batch):
         reason = 4 if event is EventType.UNSUBSCRIBED else None
         if not events.delivered(conn, account_id, list_id, event, source):
             events.record_contacts(conn, account_id, list_id, event, source, now,
@@ -267,7 +230,12 @@ def merge_batch(conn: Connection, process_id: int, account_id: int, list_id: int
                       recipients=events.ids_in(
                           "SELECT recipient_id FROM ib WHERE event = :ev AND NOT remove"),
                       reason=reason, ev=event.value)
-    confirmations = 0 if not batch.confirms else run(
+
+
+def _defer_confirmations(run: Any, opts: ImportOptions) -> int:
+    """One confirmation email job per recipient with an email the batch made pending (or
+    whose transition asks for one), deferred in this transaction. Returns how many."""
+    return int(run(
         """SELECT COALESCE(cardinality(procrastinate_defer_jobs_v1(ARRAY(
                SELECT ROW(:queue, :task, 0, NULL, NULL,
                           jsonb_build_object('account_id', :a, 'list_id', :l,
@@ -277,11 +245,14 @@ def merge_batch(conn: Connection, process_id: int, account_id: int, list_id: int
                FROM ib WHERE ib.confirm AND ib.email IS NOT NULL))), 0)""",
         queue=MAIL_QUEUE, task=CONFIRM_TASK,
         message=json.dumps({"message_id": opts.confirmation_message}
-                           if opts.confirmation_message else {})).scalar_one()
-    # The lane's progress, and the process's: the least of its lanes', computed from the
-    # row as this UPDATE finds it (another lane's committed progress included: a row updated
-    # meanwhile is read again before it is written). A process not split yet is one lane.
-    return int(run("""UPDATE import_processes ip SET lanes_done[:lane + 1] = :hi,
+                           if opts.confirmation_message else {})).scalar_one())
+
+
+# The lane's progress, and the process's: the least of its lanes', computed from the row as
+# this UPDATE finds it (another lane's committed progress included: a row updated meanwhile
+# is read again before it is written). A process not split yet is one lane. With the
+# batch's counters.
+_PROGRESS = """UPDATE import_processes ip SET lanes_done[:lane + 1] = :hi,
                rows_done = (SELECT min(CASE WHEN u.i = :lane + 1 THEN :hi ELSE u.d END)
                             FROM unnest(COALESCE(ip.lanes_done, ARRAY[ip.rows_done]))
                                  WITH ORDINALITY AS u(d, i)),
@@ -306,7 +277,7 @@ def merge_batch(conn: Connection, process_id: int, account_id: int, list_id: int
                                     AND NOT remove AS opted_out
                        FROM ib WHERE recipient_id IS NOT NULL) AS batch) c
            WHERE ip.id = :p
-           RETURNING ip.rows_done""", confirmations=confirmations).scalar_one())
+           RETURNING ip.rows_done"""
 
 
 # The contact data of the batch's recipients with event :ev, for events no webhook delivers:

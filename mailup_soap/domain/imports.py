@@ -188,7 +188,7 @@ class ImportProcess:
     source: ChangeSource
     by_list_job: bool = False  # merged by a job under the list's lock (see _start)
     delivery_id: int | None = None  # held for a SendMessageNL, which starts it when it sends
-    # Merged in lanes (db.bulk_import.LANE_OF_ROW): how far each got. None until its first
+    # Merged in lanes (db.import_batch.LANE_OF_ROW): how far each got. None until its first
     # run decides how many.
     lanes_done: tuple[int, ...] | None = None
     # Valid rows giving a contact by mobile number alone; None if stored before it was

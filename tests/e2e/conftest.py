@@ -21,7 +21,7 @@ from zeep.transports import Transport
 
 from mailup_soap import bootstrap
 from mailup_soap.config import Settings
-from mailup_soap.db import bulk_import
+from mailup_soap.db import import_batch
 from tests.conftest import ROOT
 
 # Copies of MailUp's real WSDLs (shared/reference/wsdl), kept with the tests.
@@ -131,5 +131,5 @@ def merged_rows(engine: sa.Engine, process_id: int, lanes_done: list[int]) -> in
     with engine.connect() as conn:
         return int(conn.execute(sa.text(
             f"SELECT count(*) FROM import_rows WHERE process_id = :p AND problem IS NULL "
-            f"AND row_no <= (CAST(:done AS integer[]))[{bulk_import.LANE_OF_ROW} + 1]"),
+            f"AND row_no <= (CAST(:done AS integer[]))[{import_batch.LANE_OF_ROW} + 1]"),
             {"p": process_id, "done": list(lanes_done), "lanes": len(lanes_done)}).scalar_one())

@@ -16,7 +16,7 @@ from xml.sax.saxutils import escape
 import pytest
 import sqlalchemy as sa
 
-from mailup_soap.db import bulk_import
+from mailup_soap.db import bulk_import, import_batch
 from mailup_soap.db import tables as t
 from mailup_soap.domain.import_readers import read_csv, read_xml_string
 from mailup_soap.domain.imports import ImportOptions, ImportProcess, ProcessCounts, ProcessStatus
@@ -748,11 +748,11 @@ def test_a_batch_finds_recipients_by_their_contact_index_when_statistics_miss_th
         conn.execute(sa.text(recipients), {"a": known.console_id, "n": 20_000})
         conn.execute(sa.text("ANALYZE recipients"))  # statistics that know only `known`
         conn.execute(sa.text(recipients), {"a": account.console_id, "n": 5_000})
-        batch = bulk_import.batch_statement(conn, lanes=1).replace(
+        batch = import_batch.batch_statement(conn, lanes=1).replace(
             "CREATE TEMP TABLE ib ON COMMIT DROP AS", "EXPLAIN (FORMAT JSON)")
         plan = conn.execute(sa.text(batch), {
             "p": process_id, "a": account.console_id, "l": lst.id, "lo": 0, "hi": 2,
-            "table": bulk_import._transitions(ImportOptions())}).scalar_one()
+            "table": import_batch.transitions(ImportOptions())}).scalar_one()
         conn.rollback()
 
     on_recipients = {(node, index) for node, table, index in _scans(plan[0]["Plan"])
