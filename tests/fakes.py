@@ -25,8 +25,7 @@ from mailup_soap.domain.model import (
     User,
     UserKind,
 )
-from mailup_soap.service_layer import accounts, auth
-from mailup_soap.service_layer import unit_of_work as uow
+from mailup_soap.service_layer import accounts, auth, repositories, unit_of_work
 from mailup_soap.service_layer.deps import AccessKey, Deps, WsLogin
 
 EPOCH = dt.datetime(2024, 1, 15, 9, 30, tzinfo=dt.UTC)
@@ -140,7 +139,7 @@ def _copy_list(lst: MailingList) -> MailingList:
     return dataclasses.replace(lst, options=dict(lst.options))
 
 
-class FakeAccountRepository(_Repo, uow.AccountRepository):
+class FakeAccountRepository(_Repo, repositories.AccountRepository):
     """See `AccountRepository`."""
 
     def get(self, account_id: int) -> Account | None:
@@ -172,7 +171,7 @@ class FakeAccountRepository(_Repo, uow.AccountRepository):
         return self._next("group", account_id)
 
 
-class FakeUserRepository(_Repo, uow.UserRepository):
+class FakeUserRepository(_Repo, repositories.UserRepository):
     """See `UserRepository`."""
 
     def by_username(self, username: str) -> User | None:
@@ -195,7 +194,7 @@ class FakeUserRepository(_Repo, uow.UserRepository):
         return [u for _, u in sorted(self.s.users.items()) if u.account_id == account_id]
 
 
-class FakeSessionRepository(_Repo, uow.SessionRepository):
+class FakeSessionRepository(_Repo, repositories.SessionRepository):
     """See `SessionRepository`."""
 
     def add(self, session: Session, issued_at: dt.datetime) -> None:
@@ -221,7 +220,7 @@ class FakeSessionRepository(_Repo, uow.SessionRepository):
         return len(gone)
 
 
-class FakeListRepository(_Repo, uow.ListRepository):
+class FakeListRepository(_Repo, repositories.ListRepository):
     """See `ListRepository`."""
 
     def add(self, mailing_list: MailingList) -> None:
@@ -268,7 +267,7 @@ def _drop_group(s: State, account_id: int, group_id: int) -> None:
     s.group_members = {m for m in s.group_members if m[:2] != (account_id, group_id)}
 
 
-class FakeGroupRepository(_Repo, uow.GroupRepository):
+class FakeGroupRepository(_Repo, repositories.GroupRepository):
     """See `GroupRepository`."""
 
     def add(self, group: Group) -> None:
@@ -307,7 +306,7 @@ class FakeGroupRepository(_Repo, uow.GroupRepository):
         _drop_group(self.s, account_id, group_id)
 
 
-class FakeFieldRepository(_Repo, uow.FieldRepository):
+class FakeFieldRepository(_Repo, repositories.FieldRepository):
     """See `FieldRepository`."""
 
     def all(self, account_id: int) -> list[Field]:
@@ -320,7 +319,7 @@ class FakeFieldRepository(_Repo, uow.FieldRepository):
             self.s.fields[(account_id, field.id)] = field
 
 
-class FakeSubscriptionRepository(_Repo, uow.SubscriptionRepository):
+class FakeSubscriptionRepository(_Repo, repositories.SubscriptionRepository):
     """See `SubscriptionRepository`."""
 
     def _remove(self, keys: list[tuple[int, int, int]], source: ChangeSource,
@@ -357,7 +356,7 @@ class FakeSubscriptionRepository(_Repo, uow.SubscriptionRepository):
 # -- the unit of work -----------------------------------------------------------------------
 
 
-class FakeUnitOfWork(uow.AbstractUnitOfWork):
+class FakeUnitOfWork(unit_of_work.AbstractUnitOfWork):
     """Works on a private copy of the store's state taken on `__enter__`; `commit()` publishes
     the copy, leaving the block without commit throws it away (like a rolled-back transaction).
     """
@@ -378,7 +377,7 @@ class FakeUnitOfWork(uow.AbstractUnitOfWork):
     def now(self) -> dt.datetime | None:
         return self.clock.now() if self.clock is not None else None
 
-    def __enter__(self) -> uow.AbstractUnitOfWork:
+    def __enter__(self) -> unit_of_work.AbstractUnitOfWork:
         self.state = copy.deepcopy(self.store.state)
         self._open = True
         return super().__enter__()

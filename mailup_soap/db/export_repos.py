@@ -1,4 +1,4 @@
-"""Unsubscriber reads and export profiles. See `service_layer.unit_of_work.ExportRepository`."""
+"""Unsubscriber reads and export profiles. See `service_layer.bulk_repos.ExportRepository`."""
 from __future__ import annotations
 
 from collections.abc import Iterator
@@ -17,7 +17,7 @@ from mailup_soap.domain.unsubscribers import (
     Window,
     full_mobile,
 )
-from mailup_soap.service_layer import unit_of_work as uow
+from mailup_soap.service_layer import bulk_repos as contracts
 
 # Rows fetched per round trip of the server-side cursor: a row is a few hundred bytes, so
 # 5,000 keep a batch around 1 MB while a million rows take 200 round trips.
@@ -66,7 +66,7 @@ def _unsubscriber(row: Any) -> Unsubscriber:
                         row.subscribed_at, row.optout_message_id, row.unsubscribe_reason)
 
 
-class ExportRepository(_Repo, uow.ExportRepository):
+class ExportRepository(_Repo, contracts.ExportRepository):
     def page(self, account_id: int, flt: UnsubscriberFilter, window: Window | None,
              after: tuple[int, int] | None, limit: int) -> list[Unsubscriber]:
         q = _select(account_id, flt, window).limit(limit)

@@ -1,4 +1,4 @@
-"""Import processes. See `service_layer.unit_of_work.ImportRepository`."""
+"""Import processes. See `service_layer.bulk_repos.ImportRepository`."""
 from __future__ import annotations
 
 import dataclasses
@@ -16,7 +16,7 @@ from mailup_soap.db.repositories import _Repo
 from mailup_soap.domain.import_readers import ReaderRow
 from mailup_soap.domain.imports import ImportOptions, ImportProcess, ProcessCounts, ProcessStatus
 from mailup_soap.domain.model import ChangeSource
-from mailup_soap.service_layer import unit_of_work as uow
+from mailup_soap.service_layer import bulk_repos as contracts
 
 _COUNTS = [f.name for f in dataclasses.fields(ProcessCounts)]
 
@@ -35,7 +35,7 @@ def _process(row: Any) -> ImportProcess:
                          row.rows_by_number)
 
 
-class ImportRepository(_Repo, uow.ImportRepository):
+class ImportRepository(_Repo, contracts.ImportRepository):
     def create(self, account_id: int, list_id: int, options: ImportOptions,
                source: ChangeSource, delivery_id: int | None = None) -> int:
         return int(self.conn.execute(t.import_processes.insert().values(

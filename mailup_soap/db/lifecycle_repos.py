@@ -1,5 +1,5 @@
 """Recipients, per-list subscriptions, events, the job outbox, frontend IPs and webhooks.
-See the abstract classes in `service_layer.unit_of_work`."""
+See the abstract classes in `service_layer.lifecycle_repos`."""
 from __future__ import annotations
 
 import datetime as dt
@@ -20,7 +20,7 @@ from mailup_soap.domain.model import (
     SubscriptionStatus,
 )
 from mailup_soap.domain.webhooks import EventData, Webhook
-from mailup_soap.service_layer import unit_of_work as uow
+from mailup_soap.service_layer import lifecycle_repos as contracts
 
 _FIELD_COLS = [f"field{i}" for i in range(1, PERSONAL_FIELD_COUNT + 1)]
 
@@ -36,7 +36,7 @@ def _recipient(row: Any) -> Recipient:
                      row["mobile_number"], personal_fields(row))
 
 
-class RecipientRepository(_Repo, uow.RecipientRepository):
+class RecipientRepository(_Repo, contracts.RecipientRepository):
     def find(self, account_id: int, email: str | None,
              mobile: tuple[str, str] | None) -> Recipient | None:
         r = t.recipients.c
@@ -78,7 +78,7 @@ _STAMP = {SubscriptionStatus.PENDING: "requested_at",
           SubscriptionStatus.UNSUBSCRIBED: "unsubscribed_at"}
 
 
-class LifecycleRepository(_Repo, uow.LifecycleRepository):
+class LifecycleRepository(_Repo, contracts.LifecycleRepository):
     def _where(self, account_id: int, list_id: int, recipient_id: int) -> sa.ColumnElement[bool]:
         s = t.subscriptions.c
         return sa.and_(s.account_id == account_id, s.list_id == list_id,
@@ -145,7 +145,7 @@ class LifecycleRepository(_Repo, uow.LifecycleRepository):
         return total
 
 
-class JobQueue(_Repo, uow.JobQueue):
+class JobQueue(_Repo, contracts.JobQueue):
     def defer(self, task: str, queue: str, args: dict[str, object],
               at: dt.datetime | None = None, lock: str | None = None) -> None:
         events.defer(self.conn, task, queue, args, at, lock)
@@ -162,7 +162,7 @@ class JobQueue(_Repo, uow.JobQueue):
             events.defer(self.conn, task, queue, args, at, lock)
 
 
-class FrontendIpRepository(_Repo, uow.FrontendIpRepository):
+class FrontendIpRepository(_Repo, contracts.FrontendIpRepository):
     def allowed(self, account_id: int, ip: str) -> bool:
         f = t.frontend_ips.c
         return self.conn.execute(sa.select(sa.literal(1)).where(
@@ -180,12 +180,12 @@ def _webhook(row: Any) -> Webhook:
                    row.secret, row.rc4_key)
 
 
-def _delivery(row: Any) -> uow.Delivery:
-    return uow.Delivery(row.id, row.msg_id, row.status, row.attempts, row.next_attempt_at,
-                        row.webhook_id, row.event_id)
+def _delivery(row: Any) -> contracts.Delivery:
+    return contracts.Delivery(row.id, row.msg_id, row.status, row.attempts,
+                              row.next_attempt_at, row.webhook_id, row.event_id)
 
 
-class WebhookRepository(_Repo, uow.WebhookRepository):
+class WebhookRepository(_Repo, contracts.WebhookRepository):
     def add(self, hook: Webhook) -> Webhook:
         new_id = self.conn.execute(t.webhooks.insert().values(
             account_id=hook.account_id, list_id=hook.list_id, url=hook.url, method=hook.method,
@@ -226,14 +226,14 @@ class WebhookRepository(_Repo, uow.WebhookRepository):
                                                      w.consecutive_failures != 0)
                           .values(consecutive_failures=0))
 
-    def deliveries(self, webhook_id: int | None, limit: int) -> list[uow.Delivery]:
+    def deliveries(self, webhook_id: int | None, limit: int) -> list[contracts.Delivery]:
         d = t.webhook_deliveries.c
         q = sa.select(t.webhook_deliveries).order_by(d.id.desc()).limit(limit)
         if webhook_id is not None:
             q = q.where(d.webhook_id == webhook_id)
         return [_delivery(r) for r in self.conn.execute(q)]
 
-    def delivery(self, delivery_id: int, lock: bool = False) -> uow.Delivery | None:
+    def delivery(self, delivery_id: int, lock: bool = False) -> contracts.Delivery | None:
         q = sa.select(t.webhook_deliveries).where(t.webhook_deliveries.c.id == delivery_id)
         row = self.conn.execute(q.with_for_update() if lock else q).first()
         return _delivery(row) if row else None

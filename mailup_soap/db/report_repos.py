@@ -1,5 +1,5 @@
 """Read-side queries of the Report service's statistics. See
-`service_layer.unit_of_work.ReportRepository`."""
+`service_layer.bulk_repos.ReportRepository`."""
 from __future__ import annotations
 
 import collections
@@ -12,7 +12,7 @@ from mailup_soap.db.lifecycle_repos import personal_fields
 from mailup_soap.db.repositories import _Repo
 from mailup_soap.domain import reports
 from mailup_soap.domain.model import PERSONAL_FIELD_COUNT, SubscriptionStatus
-from mailup_soap.service_layer import unit_of_work as uow
+from mailup_soap.service_layer import bulk_repos as contracts
 
 # The tracking events of the list's email deliveries (of one message, or of all when :m is
 # NULL). Deliveries are few where events are many: the events are found through
@@ -68,7 +68,7 @@ def _per_email(rows: list[Any]) -> tuple[int, tuple[tuple[str, int], ...]]:
     return total, tuple(known)
 
 
-class ReportRepository(_Repo, uow.ReportRepository):
+class ReportRepository(_Repo, contracts.ReportRepository):
     def by_message(self, account_id: int, list_id: int,
                    message_id: int | None) -> reports.MessageReport:
         rows: dict[str, list[Any]] = collections.defaultdict(list)

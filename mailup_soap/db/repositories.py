@@ -1,4 +1,4 @@
-"""SQLAlchemy Core implementations of the repositories; see `service_layer.unit_of_work`."""
+"""SQLAlchemy Core implementations of the repositories; see `service_layer.repositories`."""
 from __future__ import annotations
 
 import datetime as dt
@@ -22,7 +22,7 @@ from mailup_soap.domain.model import (
     User,
     UserKind,
 )
-from mailup_soap.service_layer import unit_of_work as uow
+from mailup_soap.service_layer import repositories as contracts
 
 
 class _Repo:
@@ -35,7 +35,7 @@ def _account(row: Any) -> Account:
                    row.ws_enabled, row.ws_active)
 
 
-class AccountRepository(_Repo, uow.AccountRepository):
+class AccountRepository(_Repo, contracts.AccountRepository):
     _cols = (t.accounts.c.id, t.accounts.c.name, t.accounts.c.status, t.accounts.c.console_host,
              t.accounts.c.ws_enabled, t.accounts.c.ws_active)
 
@@ -74,7 +74,7 @@ def _user(row: Any) -> User:
     return User(row.id, row.account_id, row.username, UserKind(row.kind), row.password_hash)
 
 
-class UserRepository(_Repo, uow.UserRepository):
+class UserRepository(_Repo, contracts.UserRepository):
     def by_username(self, username: str) -> User | None:
         row = self.conn.execute(sa.select(t.users).where(t.users.c.username == username)).first()
         return _user(row) if row else None
@@ -94,7 +94,7 @@ class UserRepository(_Repo, uow.UserRepository):
         return [_user(r) for r in self.conn.execute(q)]
 
 
-class SessionRepository(_Repo, uow.SessionRepository):
+class SessionRepository(_Repo, contracts.SessionRepository):
     def add(self, session: Session, issued_at: dt.datetime) -> None:
         self.conn.execute(t.access_keys.insert().values(
             key_hash=session.key_hash, account_id=session.account_id, user_id=session.user_id,
@@ -122,7 +122,7 @@ def _list(row: Any) -> MailingList:
                        row.created_at)
 
 
-class ListRepository(_Repo, uow.ListRepository):
+class ListRepository(_Repo, contracts.ListRepository):
     def _select(self, account_id: int) -> sa.Select[tuple[object, ...]]:
         return sa.select(t.lists).where(t.lists.c.account_id == account_id).order_by(t.lists.c.id)
 
@@ -159,7 +159,7 @@ def _group(row: Any) -> Group:
     return Group(row.account_id, row.id, row.list_id, row.name, row.notes)
 
 
-class GroupRepository(_Repo, uow.GroupRepository):
+class GroupRepository(_Repo, contracts.GroupRepository):
     def add(self, group: Group) -> None:
         self.conn.execute(t.groups.insert().values(
             account_id=group.account_id, id=group.id, list_id=group.list_id, name=group.name,
@@ -196,7 +196,7 @@ class GroupRepository(_Repo, uow.GroupRepository):
             t.groups.c.account_id == account_id, t.groups.c.id == group_id))
 
 
-class FieldRepository(_Repo, uow.FieldRepository):
+class FieldRepository(_Repo, contracts.FieldRepository):
     def all(self, account_id: int) -> list[Field]:
         q = (sa.select(t.fields.c.id, t.fields.c.name)
              .where(t.fields.c.account_id == account_id).order_by(t.fields.c.id))
@@ -233,7 +233,7 @@ USING (SELECT x.id FROM group_members m
 WHERE r.id = k.id"""
 
 
-class SubscriptionRepository(_Repo, uow.SubscriptionRepository):
+class SubscriptionRepository(_Repo, contracts.SubscriptionRepository):
     """Set-based: one statement records the events (and their webhook deliveries), one DELETE
     removes the rows."""
 

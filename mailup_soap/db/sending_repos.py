@@ -1,4 +1,4 @@
-"""Messages, deliveries and tracking. See `service_layer.unit_of_work.SendingRepository`."""
+"""Messages, deliveries and tracking. See `service_layer.delivery_repos.SendingRepository`."""
 from __future__ import annotations
 
 import datetime as dt
@@ -20,7 +20,7 @@ from mailup_soap.domain.messages import (
     SendTo,
 )
 from mailup_soap.domain.model import PERSONAL_FIELD_COUNT
-from mailup_soap.service_layer import unit_of_work as uow
+from mailup_soap.service_layer import delivery_repos as contracts
 
 _m = t.messages.c
 _d = t.deliveries.c
@@ -122,7 +122,7 @@ class DeliveryStates(_Repo):
         return [int(r.id) for r in rows]
 
 
-class SendingRepository(DeliveryStates, uow.SendingRepository):
+class SendingRepository(DeliveryStates, contracts.SendingRepository):
     CHANNEL = EMAIL
 
     def add_message(self, account_id: int, list_id: int, subject: str,

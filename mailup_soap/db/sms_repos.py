@@ -1,5 +1,5 @@
 """SMS messages and deliveries (channel 'sms' rows of the message tables). See
-`service_layer.unit_of_work.SmsRepository`."""
+`service_layer.delivery_repos.SmsRepository`."""
 from __future__ import annotations
 
 import datetime as dt
@@ -19,7 +19,7 @@ from mailup_soap.db.sending_repos import (
 from mailup_soap.domain.messages import ContentType, DeliveryStatus
 from mailup_soap.domain.model import PERSONAL_FIELD_COUNT
 from mailup_soap.domain.sms import Sms, SmsAddressee, SmsDelivery, SmsSendOptions
-from mailup_soap.service_layer import unit_of_work as uow
+from mailup_soap.service_layer import delivery_repos as contracts
 
 SMS = "sms"
 _m = t.messages.c
@@ -38,7 +38,7 @@ def _delivery(row: Any) -> SmsDelivery:
                        row.from_name, **progress_fields(row))
 
 
-class SmsRepository(DeliveryStates, uow.SmsRepository):
+class SmsRepository(DeliveryStates, contracts.SmsRepository):
     CHANNEL = SMS
 
     def add_sms(self, account_id: int, list_id: int, subject: str, text: str, note: str,

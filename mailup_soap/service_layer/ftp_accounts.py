@@ -6,9 +6,9 @@ import re
 
 from mailup_soap import errors
 from mailup_soap.domain.model import AccountStatus
+from mailup_soap.service_layer.bulk_repos import FtpUser
 from mailup_soap.service_layer.deps import Deps
 from mailup_soap.service_layer.ports import PasswordHasher
-from mailup_soap.service_layer.unit_of_work import FtpUser
 
 USERNAME = re.compile(r"^[A-Za-z0-9._-]{3,64}$")
 PASSWORD_MIN = 8

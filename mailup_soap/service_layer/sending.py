@@ -23,11 +23,12 @@ from mailup_soap.domain.model import (
 from mailup_soap.service_layer import import_runner, imports
 from mailup_soap.service_layer.auth import authorize
 from mailup_soap.service_layer.delivery_engine import SEND_QUEUE, SEND_TASK, delivery_lock
+from mailup_soap.service_layer.delivery_repos import DeliveryStates
 from mailup_soap.service_layer.deps import Caller, Credentials, Deps
 from mailup_soap.service_layer.lists import checked_list, parse_guid
 from mailup_soap.service_layer.ports import FetchError
 from mailup_soap.service_layer.subscriptions import apply_step
-from mailup_soap.service_layer.unit_of_work import AbstractUnitOfWork, DeliveryStates
+from mailup_soap.service_layer.unit_of_work import AbstractUnitOfWork
 
 # -- messages --------------------------------------------------------------------------
 

@@ -10,8 +10,9 @@ from mailup_soap import errors
 from mailup_soap.domain import webhooks as wh
 from mailup_soap.domain.model import ChangeSource, EventType
 from mailup_soap.service_layer.deps import Deps
+from mailup_soap.service_layer.lifecycle_repos import Delivery
 from mailup_soap.service_layer.ports import PosterError
-from mailup_soap.service_layer.unit_of_work import AbstractUnitOfWork, Delivery
+from mailup_soap.service_layer.unit_of_work import AbstractUnitOfWork
 
 log = logging.getLogger("mailup_soap.webhooks")
 

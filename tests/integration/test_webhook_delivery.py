@@ -21,7 +21,7 @@ from mailup_soap.domain.webhooks import RETRY_SCHEDULE
 from mailup_soap.service_layer import lists, webhooks
 from mailup_soap.service_layer import subscriptions as subs
 from mailup_soap.service_layer.deps import Deps, WsLogin
-from mailup_soap.service_layer.unit_of_work import Delivery
+from mailup_soap.service_layer.lifecycle_repos import Delivery
 from tests.conftest import AccountInfo
 from tests.receiver import ReceivedRequest, Receiver
 
