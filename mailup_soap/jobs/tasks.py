@@ -17,7 +17,7 @@ from mailup_soap.service_layer import (
     delivery_engine,
     import_runner,
     imports,
-    sending,
+    message_nl,
     sms,
     subscriptions,
     webhooks,
@@ -108,12 +108,12 @@ def make_blueprint(deps: Callable[[], Deps], sync_time: str = "02:00") -> Bluepr
     @bp.task(name="run_message_nl", queue=delivery_engine.SEND_QUEUE,
              retry=RetryStrategy(max_attempts=20, wait=30, linear_wait=60))
     def run_message_nl(delivery_id: int, process_id: int) -> str:
-        return sending.run_message_nl(deps(), delivery_id, process_id)
+        return message_nl.run_message_nl(deps(), delivery_id, process_id)
 
     # Deferred with the list's import lock (imports.list_lock), as run_import below.
     @bp.task(name="import_message_nl", queue=imports.IMPORT_QUEUE)
     def import_message_nl(delivery_id: int, process_id: int) -> str:
-        return sending.import_message_nl(deps(), delivery_id, process_id)
+        return message_nl.import_message_nl(deps(), delivery_id, process_id)
 
     # One list at a time: StartProcess defers it with a per-list procrastinate lock.
     @bp.task(name="run_import", queue=imports.IMPORT_QUEUE)

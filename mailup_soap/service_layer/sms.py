@@ -20,7 +20,8 @@ from mailup_soap.service_layer.auth import authorize
 from mailup_soap.service_layer.deps import Caller, Credentials, Deps
 from mailup_soap.service_layer.lists import checked_list
 from mailup_soap.service_layer.ports import SmsGateway, SmsGatewayError, SmsRefused
-from mailup_soap.service_layer.sending import charge_credits, pause_all, resume_all
+from mailup_soap.service_layer.queues import pause_all, resume_all
+from mailup_soap.service_layer.sending import charge_credits
 from mailup_soap.service_layer.unit_of_work import AbstractUnitOfWork
 
 log = logging.getLogger("mailup_soap.sms")

@@ -10,7 +10,7 @@ from lxml.builder import E
 
 from mailup_soap.domain.messages import Delivery
 from mailup_soap.errors import AuthenticationError, ImportAlreadyRunning, MailUpError
-from mailup_soap.service_layer import lists, sending
+from mailup_soap.service_layer import lists, message_nl, queues, sending
 from mailup_soap.service_layer.deps import Credentials, Deps
 from mailup_soap.soap import manage, payloads, sms
 from mailup_soap.soap.faults import access_key_code
@@ -103,7 +103,7 @@ def _send_newsletter(deps: Deps, cred: Credentials, listID: int, newsletterID: i
 
 
 def _delivery_status(deps: Deps, cred: Credentials, deliveryID: int) -> Result:
-    return Result([_delivery_element(sending.delivery_status(deps, cred, deliveryID),
+    return Result([_delivery_element(queues.delivery_status(deps, cred, deliveryID),
                                      deps.clock.now())])
 
 
@@ -112,11 +112,11 @@ def _deliveries(ids: list[int]) -> Result:
 
 
 def _stop_delivery(deps: Deps, cred: Credentials) -> Result:
-    return _deliveries(sending.stop_delivery(deps, cred))
+    return _deliveries(queues.stop_delivery(deps, cred))
 
 
 def _start_delivery(deps: Deps, cred: Credentials) -> Result:
-    return _deliveries(sending.start_delivery(deps, cred))
+    return _deliveries(queues.start_delivery(deps, cred))
 
 
 def _templates(deps: Deps, cred: Credentials, listID: int) -> Result:
@@ -159,7 +159,7 @@ def _check_user_hash(deps: Deps, cred: Credentials, userID: int,
 
 
 def _queue_order(deps: Deps, cred: Credentials, scheduleID: int, Up: bool) -> Result:
-    return Result([E.queues(*[_queue_element(d) for d in sending.move_in_queue(
+    return Result([E.queues(*[_queue_element(d) for d in queues.move_in_queue(
         deps, cred, scheduleID, bool(Up))])])
 
 
@@ -200,8 +200,9 @@ def _send_message_nl(deps: Deps, cred: Credentials, fileName: str | None,
     """Typed s:int (spec 3.1): the delivery id, -1 bad parameters, -3 the import could not
     start (another import of the list is running)."""
     try:
-        return sending.send_message_nl(deps, cred, fileName, separator, listId, listGuid,
-                                       messageId, senderName, sender, subject, timeDateSending)
+        return message_nl.send_message_nl(deps, cred, fileName, separator, listId, listGuid,
+                                          messageId, senderName, sender, subject,
+                                          timeDateSending)
     except ImportAlreadyRunning:
         return -3
     except AuthenticationError as exc:
@@ -218,34 +219,34 @@ def _queue_element(d: Delivery) -> etree._Element:
 
 
 def _queues(deps: Deps, cred: Credentials, listID: int) -> Result:
-    return Result([E.queues(*[_queue_element(d) for d in sending.queues(deps, cred, listID)])])
+    return Result([E.queues(*[_queue_element(d) for d in queues.queues(deps, cred, listID)])])
 
 
 def _schedule_status(deps: Deps, cred: Credentials, newsletterID: int) -> Result:
     return Result([E.queues(*[_queue_element(d)
-                              for d in sending.schedule_status(deps, cred, newsletterID)])])
+                              for d in queues.schedule_status(deps, cred, newsletterID)])])
 
 
 def _prepare_schedule(deps: Deps, cred: Credentials, listID: int, newsletterID: int,
                       deliveryDate: str | None, deliveryTime: str | None,
                       adminEmail: str | None, idUser: int, note: str | None) -> Result:
-    d = sending.prepare_schedule(deps, cred, listID, newsletterID, deliveryDate, deliveryTime)
+    d = queues.prepare_schedule(deps, cred, listID, newsletterID, deliveryDate, deliveryTime)
     return Result([E.deliveryID(str(d.id)), _queue_element(d)])
 
 
 def _add_queue(deps: Deps, cred: Credentials, deliveryID: int, immediate: bool) -> Result:
-    return Result([_queue_element(sending.add_queue(deps, cred, deliveryID, bool(immediate)))])
+    return Result([_queue_element(queues.add_queue(deps, cred, deliveryID, bool(immediate)))])
 
 
 def _schedule_queue(deps: Deps, cred: Credentials, listID: int, newsletterID: int,
                     scheduleID: int, deliverydt: str | None, timezone: int) -> Result:
-    return Result([_queue_element(sending.schedule_queue(deps, cred, listID, newsletterID,
-                                                         scheduleID, deliverydt, timezone))])
+    return Result([_queue_element(queues.schedule_queue(deps, cred, listID, newsletterID,
+                                                        scheduleID, deliverydt, timezone))])
 
 
 def _remove_queue(deps: Deps, cred: Credentials, listID: int, newsletterID: int,
                   deliveryID: int, scheduleID: int, deleteQueue: bool) -> Result:
-    sending.remove_queue(deps, cred, listID, newsletterID, deliveryID or scheduleID)
+    queues.remove_queue(deps, cred, listID, newsletterID, deliveryID or scheduleID)
     return Result()
 
 

@@ -19,7 +19,7 @@ import sqlalchemy as sa
 from mailup_soap import bootstrap
 from mailup_soap.adapters.page_fetch import HttpPageFetcher
 from mailup_soap.config import Settings
-from mailup_soap.service_layer import delivery_engine, sending
+from mailup_soap.service_layer import delivery_engine, message_nl, sending
 from mailup_soap.service_layer.deps import AccessKey
 from tests.conftest import AccountInfo, HeldRead, SmtpSink, run_jobs
 from tests.e2e.conftest import ServiceFactory, auth_header, login, parse
@@ -556,8 +556,8 @@ def test_start_process_does_not_wait_while_an_immediate_send_message_nl_reads_it
         idList=list_id, listGUID=guid, idGroups="", idConfirmNL=0, **_FLAGS,
         xmlDoc=f'<subscribers><subscriber email="{_email("queued")}"/></subscribers>',
         _soapheaders=header)).findtext("mailupBody/ReturnCode") or 0)
-    held = HeldRead(sending.utf8_lines)
-    monkeypatch.setattr(sending, "utf8_lines", held)
+    held = HeldRead(message_nl.utf8_lines)
+    monkeypatch.setattr(message_nl, "utf8_lines", held)
 
     with concurrent.futures.ThreadPoolExecutor(2) as pool:
         send = pool.submit(_message_nl, soap, key, "now.csv", list_id, newsletter_id)
