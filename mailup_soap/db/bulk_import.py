@@ -52,8 +52,8 @@ def merge_batch(conn: Connection, process_id: int, account_id: int, list_id: int
                 opts: ImportOptions, low: int, high: int, source: ChangeSource,
                 now: dt.datetime, lane: int = 0, lanes: int = 1) -> int:
     """Merge the staged rows low < row_no <= high of lane `lane` (of `lanes`, see
-    LANE_OF_ROW) and record the lane's progress, in the caller's transaction (see the module
-    docstring). Returns the process's progress: the least of its lanes'."""
+    import_batch.LANE_OF_ROW) and record the lane's progress, in the caller's transaction
+    (see the module docstring). Returns the process's progress: the least of its lanes'."""
     p = {"p": process_id, "a": account_id, "l": list_id, "lo": low, "hi": high, "now": now,
          "source": source.value, "groups": list(opts.group_ids), "table": transitions(opts),
          "lane": lane, "lanes": lanes}
