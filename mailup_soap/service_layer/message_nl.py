@@ -8,12 +8,13 @@ from mailup_soap import errors
 from mailup_soap.domain import messages as msg
 from mailup_soap.domain.import_readers import read_csv, utf8_lines
 from mailup_soap.domain.imports import ImportOptions, ProcessStatus
-from mailup_soap.domain.model import within_years
+from mailup_soap.domain.model import MailingList, within_years
 from mailup_soap.service_layer import import_runner, imports
 from mailup_soap.service_layer.auth import authorize
 from mailup_soap.service_layer.delivery_engine import SEND_QUEUE, SEND_TASK, delivery_lock
 from mailup_soap.service_layer.deps import Credentials, Deps
 from mailup_soap.service_layer.sending import list_by_id_or_guid
+from mailup_soap.service_layer.unit_of_work import AbstractUnitOfWork
 
 MESSAGE_NL_TASK = "mailup:run_message_nl"
 MESSAGE_NL_IMPORT_TASK = "mailup:import_message_nl"
@@ -35,6 +36,39 @@ def send_message_nl(deps: Deps, cred: Credentials, file_name: str | None,
     queued (status 1), and only the sending starts it, so a send scheduled days ahead does
     not hold the list's other imports back. An immediate send answers -3 (-601 here) while
     an import of the list runs, as MailUp's does."""
+    delimiter, wanted, from_email = _checked(deps, separator, message_id, sender, when)
+    with deps.uow() as uow:
+        caller = authorize(uow, deps, cred)
+        lst = list_by_id_or_guid(uow, caller, list_id, list_guid)
+        message = uow.sending.message(caller.account_id, wanted)
+        if message is None or message.list_id != lst.id:
+            raise errors.MessageNotFound(wanted)
+        now = deps.clock.now()
+        start = max(when.astimezone(dt.UTC) if when else now, now)
+        # A look without the list's lock: nothing is marked running here, and the lock
+        # would be held while the file is read below (StartProcess calls would wait).
+        if start <= now and uow.imports.running_for_list(caller.account_id, lst.id,
+                                                         lock=False):
+            raise errors.ImportAlreadyRunning(lst.id)
+        message = _with_subject(uow, message, subject, now)
+        send = msg.SendOptions(msg.SendTo.RECIPIENTS)  # nobody until the import is merged
+        delivery = uow.sending.create_delivery(
+            caller.account_id, message, send,
+            from_email or lst.options.get("owneremail") or deps.mail_from,
+            (sender_name or "").strip() or lst.options.get("nl_sendername") or lst.name,
+            start, now)
+        process_id = _stage_file(uow, deps, lst, file_name, delimiter, delivery.id)
+        uow.jobs.defer(MESSAGE_NL_TASK, SEND_QUEUE,
+                       {"delivery_id": delivery.id, "process_id": process_id},
+                       at=start if start > now else None, lock=delivery_lock(delivery.id))
+        uow.commit()
+        return delivery.id
+
+
+def _checked(deps: Deps, separator: str | None, message_id: str | None, sender: str | None,
+             when: dt.datetime | None) -> tuple[str, int, str]:
+    """SendMessageNL's arguments checked before anything is read: the CSV delimiter, the
+    message id and the sender's address (empty for the list's)."""
     delimiter = separator or ";"
     if len(delimiter) != 1 or delimiter in "\r\n\"":
         raise errors.InvalidArgument("separator", "one character")
@@ -48,50 +82,43 @@ def send_message_nl(deps: Deps, cred: Credentials, file_name: str | None,
         from_email = msg.send_options({"send_to": "ALL", "from_email": from_email}).from_email
     if deps.file_drop is None:
         raise errors.InvalidArgument("fileName", "no FTP site configured")
+    return delimiter, int(raw_message), from_email
+
+
+def _with_subject(uow: AbstractUnitOfWork, message: msg.Message, subject: str | None,
+                  now: dt.datetime) -> msg.Message:
+    """The message to send: a copy of it with `subject` when that is given and differs."""
+    wanted = (subject or "").strip()
+    if not wanted or wanted == message.subject:
+        return message
+    copy_id = uow.sending.add_message(
+        message.account_id, message.list_id, wanted[:500], message.content_type,
+        message.html, msg.MessageOptions(message.note, message.dynamic_fields,
+                                         message.link_tracking), now,
+        cloned_from=message.id)
+    copy = uow.sending.message(message.account_id, copy_id)
+    assert copy is not None
+    return copy
+
+
+def _stage_file(uow: AbstractUnitOfWork, deps: Deps, lst: MailingList, file_name: str | None,
+                delimiter: str, delivery_id: int) -> int:
+    """The file's rows stored as an import process held for the delivery; refused when it
+    cannot be read or gives an address twice."""
     opts = ImportOptions()
-    with deps.uow() as uow:
-        caller = authorize(uow, deps, cred)
-        lst = list_by_id_or_guid(uow, caller, list_id, list_guid)
-        message = uow.sending.message(caller.account_id, int(raw_message))
-        if message is None or message.list_id != lst.id:
-            raise errors.MessageNotFound(int(raw_message))
-        now = deps.clock.now()
-        start = max(when.astimezone(dt.UTC) if when else now, now)
-        # A look without the list's lock: nothing is marked running here, and the lock
-        # would be held while the file is read below (StartProcess calls would wait).
-        if start <= now and uow.imports.running_for_list(caller.account_id, lst.id,
-                                                         lock=False):
-            raise errors.ImportAlreadyRunning(lst.id)
-        if (subject or "").strip() and subject.strip() != message.subject:  # type: ignore[union-attr]
-            copy_id = uow.sending.add_message(
-                caller.account_id, lst.id, (subject or "").strip()[:500], message.content_type,
-                message.html, msg.MessageOptions(message.note, message.dynamic_fields,
-                                                 message.link_tracking), now,
-                cloned_from=message.id)
-            message = uow.sending.message(caller.account_id, copy_id)
-            assert message is not None
-        send = msg.SendOptions(msg.SendTo.RECIPIENTS)  # nobody until the import is merged
-        delivery = uow.sending.create_delivery(
-            caller.account_id, message, send,
-            from_email or lst.options.get("owneremail") or deps.mail_from,
-            (sender_name or "").strip() or lst.options.get("nl_sendername") or lst.name,
-            start, now)
-        try:
-            with deps.file_drop.open_file(caller.account_id, file_name or "") as raw:
-                process_id = imports.create_process(
-                    uow, caller.account_id, lst.id,
-                    read_csv(utf8_lines(raw), opts, delimiter=delimiter), opts,
-                    delivery_id=delivery.id)
-        except (OSError, ValueError) as exc:  # missing, a folder, a name too long, unreadable
-            raise errors.InvalidArgument("fileName", f"{file_name!r}: {exc}") from None
-        duplicate = uow.imports.first_duplicate(process_id)
-        if duplicate is not None:  # MailUp's SendMessageNL fails on them too
-            raise errors.InvalidArgument("fileName", f"{duplicate!r} is in the file twice")
-        uow.jobs.defer(MESSAGE_NL_TASK, SEND_QUEUE,
-                       {"delivery_id": delivery.id, "process_id": process_id},
-                       at=start if start > now else None, lock=delivery_lock(delivery.id))
-        uow.commit()
-        return delivery.id
+    assert deps.file_drop is not None  # _checked
+    try:
+        with deps.file_drop.open_file(lst.account_id, file_name or "") as raw:
+            process_id = imports.create_process(
+                uow, lst.account_id, lst.id,
+                read_csv(utf8_lines(raw), opts, delimiter=delimiter), opts,
+                delivery_id=delivery_id)
+    except (OSError, ValueError) as exc:  # missing, a folder, a name too long, unreadable
+        raise errors.InvalidArgument("fileName", f"{file_name!r}: {exc}") from None
+    duplicate = uow.imports.first_duplicate(process_id)
+    if duplicate is not None:  # MailUp's SendMessageNL fails on them too
+        raise errors.InvalidArgument("fileName", f"{duplicate!r} is in the file twice")
+    return process_id
 
 
 def run_message_nl(deps: Deps, delivery_id: int, process_id: int) -> str:
