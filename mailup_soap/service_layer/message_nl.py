@@ -13,7 +13,7 @@ from mailup_soap.service_layer import import_runner, imports
 from mailup_soap.service_layer.auth import authorize
 from mailup_soap.service_layer.delivery_engine import SEND_QUEUE, SEND_TASK, delivery_lock
 from mailup_soap.service_layer.deps import Credentials, Deps
-from mailup_soap.service_layer.sending import list_by_id_or_guid
+from mailup_soap.service_layer.sending import copy_message, list_message
 from mailup_soap.service_layer.unit_of_work import AbstractUnitOfWork
 
 MESSAGE_NL_TASK = "mailup:run_message_nl"
@@ -39,10 +39,7 @@ def send_message_nl(deps: Deps, cred: Credentials, file_name: str | None,
     delimiter, wanted, from_email = _checked(deps, separator, message_id, sender, when)
     with deps.uow() as uow:
         caller = authorize(uow, deps, cred)
-        lst = list_by_id_or_guid(uow, caller, list_id, list_guid)
-        message = uow.sending.message(caller.account_id, wanted)
-        if message is None or message.list_id != lst.id:
-            raise errors.MessageNotFound(wanted)
+        lst, message = list_message(uow, caller, list_id, list_guid, wanted)
         now = deps.clock.now()
         start = max(when.astimezone(dt.UTC) if when else now, now)
         # A look without the list's lock: nothing is marked running here, and the lock
@@ -91,12 +88,7 @@ def _with_subject(uow: AbstractUnitOfWork, message: msg.Message, subject: str | 
     wanted = (subject or "").strip()
     if not wanted or wanted == message.subject:
         return message
-    copy_id = uow.sending.add_message(
-        message.account_id, message.list_id, wanted[:500], message.content_type,
-        message.html, msg.MessageOptions(message.note, message.dynamic_fields,
-                                         message.link_tracking), now,
-        cloned_from=message.id)
-    copy = uow.sending.message(message.account_id, copy_id)
+    copy = uow.sending.message(message.account_id, copy_message(uow, message, wanted, now))
     assert copy is not None
     return copy
 

@@ -104,9 +104,8 @@ def newsletters(deps: Deps, cred: Credentials, list_id: int,
         return uow.sending.messages(caller.account_id, list_id, include_clones)
 
 
-def list_by_id_or_guid(uow: AbstractUnitOfWork, caller: Caller, list_id: str | None,
-                       list_guid: str | None) -> MailingList:
-    """CloneMessage and SendMessageNL name the list by id or by GUID (either may be empty)."""
+def _list_by_id_or_guid(uow: AbstractUnitOfWork, caller: Caller, list_id: str | None,
+                        list_guid: str | None) -> MailingList:
     raw_id = (list_id or "").strip()
     if raw_id:
         if not (raw_id.isascii() and raw_id.isdigit()):
@@ -118,21 +117,35 @@ def list_by_id_or_guid(uow: AbstractUnitOfWork, caller: Caller, list_id: str | N
     return found
 
 
+def list_message(uow: AbstractUnitOfWork, caller: Caller, list_id: str | None,
+                 list_guid: str | None, message_id: int) -> tuple[MailingList, msg.Message]:
+    """CloneMessage and SendMessageNL: the list they name by id or by GUID (either may be
+    empty), and its message `message_id`."""
+    lst = _list_by_id_or_guid(uow, caller, list_id, list_guid)
+    message = uow.sending.message(caller.account_id, message_id)
+    if message is None or message.list_id != lst.id:
+        raise errors.MessageNotFound(message_id)
+    return lst, message
+
+
+def copy_message(uow: AbstractUnitOfWork, original: msg.Message, subject: str,
+                 now: dt.datetime) -> int:
+    """A copy of the message in its list, under `subject` (its own when empty); its id."""
+    return uow.sending.add_message(
+        original.account_id, original.list_id, subject.strip()[:500] or original.subject,
+        original.content_type, original.html,
+        msg.MessageOptions(original.note, original.dynamic_fields, original.link_tracking),
+        now, cloned_from=original.id)
+
+
 def clone_message(deps: Deps, cred: Credentials, list_id: str | None, list_guid: str | None,
                   message_id: int, subject: str | None) -> int:
     """CloneMessage: a copy in the same list (identified by id or GUID), with a new subject
     when one is given; returns the copy's id."""
     with deps.uow() as uow:
         caller = authorize(uow, deps, cred)
-        lst = list_by_id_or_guid(uow, caller, list_id, list_guid)
-        original = uow.sending.message(caller.account_id, message_id)
-        if original is None or original.list_id != lst.id:
-            raise errors.MessageNotFound(message_id)
-        copy_id = uow.sending.add_message(
-            caller.account_id, lst.id, (subject or "").strip()[:500] or original.subject,
-            original.content_type, original.html,
-            msg.MessageOptions(original.note, original.dynamic_fields, original.link_tracking),
-            deps.clock.now(), cloned_from=original.id)
+        original = list_message(uow, caller, list_id, list_guid, message_id)[1]
+        copy_id = copy_message(uow, original, subject or "", deps.clock.now())
         uow.commit()
         return copy_id
 
