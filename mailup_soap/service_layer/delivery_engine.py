@@ -80,46 +80,19 @@ def run_delivery(deps: Deps, delivery_id: int) -> str:
     server unreachable) propagates after recording what was sent, so the job is retried."""
     if deps.bulk_mailer is None:
         raise RuntimeError("no SMTP configured for deliveries")
-    with deps.uow() as uow:
-        delivery = uow.sending.delivery(None, delivery_id, lock=True)
-        if delivery is None:
-            return "gone"
-        if left := delivery.why_not_run(deps.clock.now()):
-            return left
-        uow.sending.set_status(delivery_id, msg.DeliveryStatus.SENDING, deps.clock.now())
-        message = uow.sending.message(delivery.account_id, delivery.message_id)
-        lst = uow.lists.get(delivery.account_id, delivery.list_id)
-        uow.commit()
-    assert message is not None
-    settings = ListSettings.of(lst.options if lst else {})
-    if not settings.tracking:
-        message = dataclasses.replace(message, link_tracking=False)
+    started = _start(deps, delivery_id)
+    if isinstance(started, str):
+        return started
+    message, settings = started
     sessions = [deps.bulk_mailer.open_session() for _ in range(max(1, deps.send_connections))]
     pace = _Pace(deps.send_per_second)
     try:
         with concurrent.futures.ThreadPoolExecutor(len(sessions)) as pool:
             while True:
-                with deps.uow() as uow:
-                    current = uow.sending.delivery(None, delivery_id, lock=True)
-                    if current is None or current.status is msg.DeliveryStatus.PAUSED:
-                        return current.status.value if current else "gone"
-                    room = BATCH
-                    if deps.send_per_hour:
-                        room = min(room, deps.send_per_hour - uow.sending.sent_since(
-                            current.account_id, deps.clock.now() - dt.timedelta(hours=1)))
-                    if room <= 0:  # the account's hour is full: try again in a while
-                        uow.jobs.defer(SEND_TASK, SEND_QUEUE, {"delivery_id": delivery_id},
-                                       at=deps.clock.now() + HOURLY_RETRY,
-                                       lock=delivery_lock(delivery_id))
-                        uow.commit()
-                        return "hourly limit"
-                    batch = uow.sending.claim(current, room)
-                    if not batch:
-                        uow.sending.set_status(delivery_id, msg.DeliveryStatus.COMPLETED,
-                                               deps.clock.now())
-                        uow.commit()
-                        return "completed"
-                    uow.commit()
+                claimed = _claim(deps, delivery_id)
+                if isinstance(claimed, str):
+                    return claimed
+                current, batch = claimed
                 outgoing, unwritable = _build_all(deps, current, message, batch, settings)
                 chunks = [outgoing[i::len(sessions)] for i in range(len(sessions))]
                 results = list(pool.map(_send_chunk, sessions, chunks, [pace] * len(chunks)))
@@ -134,6 +107,52 @@ def run_delivery(deps: Deps, delivery_id: int) -> str:
     finally:
         for session in sessions:
             session.close()
+
+
+def _start(deps: Deps, delivery_id: int) -> tuple[msg.Message, ListSettings] | str:
+    """The delivery marked sending, with its message and its list's settings; or what
+    became of it when it does not run now."""
+    with deps.uow() as uow:
+        delivery = uow.sending.delivery(None, delivery_id, lock=True)
+        if delivery is None:
+            return "gone"
+        if left := delivery.why_not_run(deps.clock.now()):
+            return left
+        uow.sending.set_status(delivery_id, msg.DeliveryStatus.SENDING, deps.clock.now())
+        message = uow.sending.message(delivery.account_id, delivery.message_id)
+        lst = uow.lists.get(delivery.account_id, delivery.list_id)
+        uow.commit()
+    assert message is not None
+    settings = ListSettings.of(lst.options if lst else {})
+    if not settings.tracking:
+        message = dataclasses.replace(message, link_tracking=False)
+    return message, settings
+
+
+def _claim(deps: Deps, delivery_id: int) -> tuple[msg.Delivery, list[msg.Addressee]] | str:
+    """The delivery and its next batch of recipients, as many as the account's hourly limit
+    leaves room for; or what became of the delivery: paused, gone, completed, or queued
+    again for when the account's hour has room."""
+    with deps.uow() as uow:
+        current = uow.sending.delivery(None, delivery_id, lock=True)
+        if current is None or current.status is msg.DeliveryStatus.PAUSED:
+            return current.status.value if current else "gone"
+        room = BATCH
+        if deps.send_per_hour:
+            room = min(room, deps.send_per_hour - uow.sending.sent_since(
+                current.account_id, deps.clock.now() - dt.timedelta(hours=1)))
+        if room <= 0:  # the account's hour is full: try again in a while
+            uow.jobs.defer(SEND_TASK, SEND_QUEUE, {"delivery_id": delivery_id},
+                           at=deps.clock.now() + HOURLY_RETRY, lock=delivery_lock(delivery_id))
+            uow.commit()
+            return "hourly limit"
+        batch = uow.sending.claim(current, room)
+        if not batch:
+            uow.sending.set_status(delivery_id, msg.DeliveryStatus.COMPLETED, deps.clock.now())
+            uow.commit()
+            return "completed"
+        uow.commit()
+        return current, batch
 
 
 def _build_all(deps: Deps, delivery: msg.Delivery, message: msg.Message,
