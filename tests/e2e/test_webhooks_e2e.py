@@ -35,6 +35,7 @@ from tests.receiver import ReceivedRequest, Receiver
 
 pytestmark = pytest.mark.e2e
 
+
 def _cli(settings: Settings, *args: str) -> str:
     done = subprocess.run([CLI, *args], env=os.environ | {"DATABASE_URL": settings.database_url},
                           capture_output=True, text=True, timeout=30)
