@@ -32,10 +32,7 @@ def main(argv: list[str] | None = None) -> None:
     args = build_parser().parse_args(argv)
     try:
         sys.exit(args.func(args))
-    except (ConfigurationError, errors.MailUpError) as exc:
-        print(f"mailup-soap: {exc}", file=sys.stderr)
-        sys.exit(2)
-    except OSError as exc:
+    except (ConfigurationError, errors.MailUpError, OSError) as exc:
         print(f"mailup-soap: {exc}", file=sys.stderr)
         sys.exit(2)
     except DBAPIError as exc:
